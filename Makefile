@@ -1,0 +1,26 @@
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint fmt clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed  ## serve on http://127.0.0.1:8000 (embedded store unless REDIS_URL is set)
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
+test: $(BIN)/.installed  ## lint, then every test (real-Redis tests skip without redis-server)
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+fmt: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

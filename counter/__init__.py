@@ -1,0 +1,86 @@
+"""A visit counter for public portals: total, today and online-now."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import api, embedded, errors, ops
+from .clock import SystemClock
+from .config import from_env
+from .service import Counter
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the app: defaults and the environment, then test overrides."""
+    app = Flask(__name__)
+    app.config.from_mapping(from_env(dict(os.environ)))
+    app.config["CLOCK"] = SystemClock()
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.url_map.strict_slashes = False
+
+    init_counter(app)
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    app.after_request(add_headers)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    return app
+
+
+def init_counter(app: Flask) -> None:
+    """Attach the counter; its Redis client opens in each worker on first use."""
+    cfg = app.config
+    url = cfg["REDIS_URL"] or embedded.start()
+    store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
+                  visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
+                  new_visit_limit=cfg["NEW_VISIT_LIMIT"])
+    app.extensions["counter"] = Counter(store, cfg["SITES"], cfg["CLOCK"], cfg["ONLINE_WINDOW"])
+
+
+def add_headers(response):
+    """Add CORS and hardening headers to every answer."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/"):
+        response.headers["Access-Control-Allow-Origin"] = _allowed_origin()
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match"
+        response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
+        response.headers["Access-Control-Max-Age"] = "86400"
+        response.vary.add("Origin")
+    return response
+
+
+def _allowed_origin() -> str:
+    """Return the Access-Control-Allow-Origin for this request.
+
+    Reads are open to every page. A write is allowed to the site's own
+    origins when it lists any; the handler has already refused the others.
+    """
+    origin = request.headers.get("Origin")
+    args = request.view_args or {}
+    site = _site_of(args.get("site_id"))
+    writing = request.method == "POST" or (
+        request.method == "OPTIONS"
+        and request.headers.get("Access-Control-Request-Method", "GET") == "POST")
+    if not writing or site is None or not site.origins or origin is None:
+        return "*"
+    return origin if origin.rstrip("/") in site.origins else "null"
+
+
+def _site_of(site_id: str | None):
+    """Return the configured site of a request, if any."""
+    from flask import current_app
+
+    return current_app.extensions["counter"].sites.get(site_id) if site_id else None

@@ -1,0 +1,264 @@
+"""The JSON API under /api/v1."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+from datetime import date
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import privacy
+from .config import SITE_ID, Site
+from .errors import ApiError
+from .service import Counter, RateLimited
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger("counter.admin")
+
+MAX_BODY = 4096
+MAX_PATH = 512
+MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BODY_TYPES = ("", "application/json", "text/plain")
+CSV_COLUMNS = ("date", "visits", "pageviews", "unique_visitors", "peak_online")
+
+
+def counter() -> Counter:
+    """Return the app's counter."""
+    return current_app.extensions["counter"]
+
+
+def find_site(site_id: str) -> Site:
+    """Return a configured site, or refuse the request."""
+    if not SITE_ID.match(site_id):
+        raise ApiError(400, "invalid_site", "A site id is 1-63 characters of a-z, 0-9 and '-'.")
+    site = counter().sites.get(site_id)
+    if site is None:
+        raise ApiError(404, "unknown_site", f"There is no site {site_id!r}.")
+    return site
+
+
+def _no_duplicates(pairs: list) -> dict:
+    """Build a JSON object, refusing a key given twice."""
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def json_body(required: bool = False) -> dict:
+    """Parse a small JSON object body (JSON or text/plain from sendBeacon)."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    if request.mimetype not in BODY_TYPES:
+        raise ApiError(415, "unsupported_media_type", "Send JSON as application/json or text/plain.")
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The body is not valid JSON (UTF-8, no repeated keys).") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return body
+
+
+def text_field(body: dict, name: str, pattern: re.Pattern, what: str) -> str | None:
+    """Return an optional string field that must match `pattern`."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ApiError(400, f"invalid_{name}", f"`{name}` must be {what}.")
+    return value
+
+
+def check_path(body: dict) -> None:
+    """Validate the optional page path; it is not stored."""
+    path = body.get("path")
+    if path is None:
+        return
+    if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(c) < 32 for c in path):
+        raise ApiError(400, "invalid_path", f"`path` must be a string of at most {MAX_PATH} "
+                                            "characters without control characters.")
+
+
+def check_origin(site: Site) -> None:
+    """Refuse a browser write from a page outside the site's origins."""
+    origin = request.headers.get("Origin")
+    if origin and site.origins and origin.rstrip("/") not in site.origins:
+        raise ApiError(403, "origin_not_allowed", "This page's origin may not write to this site.")
+
+
+def whole_number(body: dict, name: str, required: bool = True) -> int | None:
+    """Return a non-negative integer field."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ApiError(400, f"invalid_{name}", f"`{name}` must be a whole number from 0 to {MAX_COUNT}.")
+    return value
+
+
+def parse_date(text: str | None, name: str) -> date | None:
+    """Parse YYYY-MM-DD, or refuse it."""
+    if text is None:
+        return None
+    try:
+        if DATE.match(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ApiError(400, "invalid_date", f"`{name}` must be a date as YYYY-MM-DD.")
+
+
+def require_admin() -> None:
+    """Check the bearer token in constant time."""
+    token = current_app.config["ADMIN_TOKEN"]
+    if not token:
+        raise ApiError(403, "admin_disabled", "Admin calls are off: no admin token is configured.")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "A valid `Authorization: Bearer <token>` is required.",
+                       {"WWW-Authenticate": 'Bearer realm="counter"'})
+
+
+def client() -> tuple[str, str]:
+    """Return the client's address (as trusted proxies tell it) and User-Agent."""
+    return request.remote_addr or "", request.headers.get("User-Agent", "")
+
+
+def rate_limited(exc: RateLimited) -> ApiError:
+    """Turn a limit into the contract's 429."""
+    what = "new visits" if exc.new_visits else "hits"
+    return ApiError(429, "rate_limited", f"Too many {what} from this address; try again later.",
+                    {"Retry-After": str(exc.retry_after)})
+
+
+@bp.post("/sites/<site_id>/hits")
+def hits(site_id: str):
+    """Record a page view."""
+    site = find_site(site_id)
+    check_origin(site)
+    body = json_body()
+    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    hit = text_field(body, "hit", privacy.HIT_ID, "8-64 characters of A-Z a-z 0-9 _ -")
+    check_path(body)
+    ip, agent = client()
+    try:
+        return jsonify(counter().hit(site, visitor, hit, ip, agent))
+    except RateLimited as exc:
+        raise rate_limited(exc) from None
+
+
+@bp.post("/sites/<site_id>/heartbeat")
+def heartbeat(site_id: str):
+    """Keep a visitor online."""
+    site = find_site(site_id)
+    check_origin(site)
+    body = json_body()
+    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    ip, agent = client()
+    return jsonify(counter().heartbeat(site, visitor, ip, agent))
+
+
+@bp.get("/sites/<site_id>/stats")
+def stats(site_id: str):
+    """Return the stats object, with an ETag over the numbers."""
+    site = find_site(site_id)
+    body = counter().stats(site)
+    numbers = {k: v for k, v in body.items() if k not in ("as_of", "stale")}
+    etag = hashlib.sha1(json.dumps(numbers, sort_keys=True).encode()).hexdigest()[:20]
+    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=5"
+    return response
+
+
+@bp.get("/sites/<site_id>/daily")
+def daily(site_id: str):
+    """Return daily history as JSON or CSV."""
+    site = find_site(site_id)
+    start = parse_date(request.args.get("from"), "from")
+    end = parse_date(request.args.get("to"), "to")
+    fmt = request.args.get("format")
+    if fmt not in (None, "json", "csv"):
+        raise ApiError(400, "invalid_format", "`format` must be json or csv.")
+    try:
+        rows = counter().daily(site, start, end)
+    except ValueError as exc:
+        if str(exc) == "from_after_to":
+            raise ApiError(400, "invalid_range", "`from` must not be after `to`.") from None
+        raise ApiError(400, "range_too_large", "Ask for at most 3700 days at once.") from None
+    wants_csv = fmt == "csv" or (fmt is None and request.accept_mimetypes.best_match(
+        ["application/json", "text/csv"]) == "text/csv" and "text/csv" in request.accept_mimetypes)
+    if wants_csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for r in rows:
+            writer.writerow((r.date.isoformat(), r.visits, r.pageviews, r.unique_visitors, r.peak_online))
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{site.id}-daily.csv"'})
+    return jsonify(site=site.id, timezone=site.timezone, days=[day_row(r) for r in rows])
+
+
+def day_row(r) -> dict:
+    """Format one day of history."""
+    return {"date": r.date.isoformat(), "visits": r.visits, "pageviews": r.pageviews,
+            "unique_visitors": r.unique_visitors, "peak_online": r.peak_online}
+
+
+@bp.get("/sites/<site_id>/online")
+def online(site_id: str):
+    """Return who is online and page views per minute over the last hour."""
+    return jsonify(counter().online(find_site(site_id)))
+
+
+@bp.get("/sites")
+def sites():
+    """List every site with its live numbers."""
+    return jsonify(sites=counter().overview())
+
+
+@bp.put("/sites/<site_id>/total")
+def set_total(site_id: str):
+    """Set the all-time total (admin)."""
+    require_admin()
+    site = find_site(site_id)
+    total = whole_number(json_body(required=True), "total")
+    old = counter().set_total(site, total)
+    log.info("admin set total site=%s old=%d new=%d", site.id, old, total)
+    return jsonify(counter().stats(site))
+
+
+@bp.put("/sites/<site_id>/daily/<day>")
+def set_day(site_id: str, day: str):
+    """Set one past day's visits and page views (admin)."""
+    require_admin()
+    site = find_site(site_id)
+    when = parse_date(day, "date")
+    if when > counter().today(site):
+        raise ApiError(400, "invalid_date", "Only today or a past day can be set.")
+    body = json_body(required=True)
+    unknown = set(body) - {"visits", "pageviews"}
+    if unknown or not body:
+        raise ApiError(400, "invalid_body", "Send `visits` and/or `pageviews`, nothing else.")
+    visits = whole_number(body, "visits", required=False)
+    pageviews = whole_number(body, "pageviews", required=False)
+    old, row = counter().set_day(site, when, visits, pageviews)
+    log.info("admin set day site=%s date=%s old=%s new=%s", site.id, when, old,
+             (row.visits, row.pageviews))
+    return jsonify(day_row(row))

@@ -1,0 +1,128 @@
+"""Settings from the environment, validated once at start-up."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LANGS = ("vi", "en")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """One registered portal."""
+
+    id: str
+    name: str
+    timezone: str
+    lang: str = "vi"
+    origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the site's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
+    """Read a whole number of at least `minimum` from `env[name]`."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _zone(name: str, value: str) -> str:
+    """Check that `value` is an IANA time zone."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}: unknown time zone {value!r}") from None
+    return value
+
+
+def _site_id(name: str, value: str) -> str:
+    """Check a site id against the contract's pattern."""
+    if not SITE_ID.match(value):
+        raise ConfigError(f"{name}: bad site id {value!r} (a-z, 0-9 and '-', at most 63)")
+    return value
+
+
+def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
+    """Read per-site settings from a TOML file."""
+    name = "COUNTER_SITES_FILE"
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: {path} is not valid TOML: {exc}") from None
+    table = data.get("sites", data)
+    sites = {}
+    for site_id, spec in table.items():
+        _site_id(name, site_id)
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{name}: [{site_id}] must be a table")
+        origins = spec.get("origins", [])
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError(f"{name}: [{site_id}] origins must be a list of strings")
+        lang = spec.get("lang", "vi")
+        if lang not in LANGS:
+            raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
+        sites[site_id] = Site(
+            id=site_id,
+            name=str(spec.get("name", site_id)),
+            timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
+            lang=lang,
+            origins=tuple(o.rstrip("/") for o in origins),
+        )
+    return sites
+
+
+def from_env(env: dict) -> dict:
+    """Build the app's settings from environment variables."""
+    zone = _zone("COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "Asia/Ho_Chi_Minh").strip())
+    sites: dict[str, Site] = {}
+    if env.get("COUNTER_SITES_FILE"):
+        sites.update(_sites_file(env["COUNTER_SITES_FILE"], zone))
+    listed = env.get("COUNTER_SITES")
+    if listed is None and not sites:
+        listed = "demo"
+    for site_id in (s.strip() for s in (listed or "").split(",")):
+        if site_id and site_id not in sites:
+            sites[_site_id("COUNTER_SITES", site_id)] = Site(id=site_id, name=site_id, timezone=zone)
+    if not sites:
+        raise ConfigError("COUNTER_SITES: no site configured")
+    prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,32}$", prefix):
+        raise ConfigError("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
+    url = env.get("REDIS_URL", "").strip() or None
+    if url and not re.match(r"^(redis|rediss|unix|redis\+sentinel|redis\+cluster)://", url):
+        raise ConfigError("REDIS_URL: must start with redis://, rediss://, unix://, "
+                          "redis+sentinel:// or redis+cluster://")
+    return {
+        "REDIS_URL": url,
+        "SITES": sites,
+        "TIMEZONE": zone,
+        "ONLINE_WINDOW": _int(env, "COUNTER_ONLINE_WINDOW", 300, 1),
+        "VISIT_TIMEOUT": _int(env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
+        "RATE_LIMIT": _int(env, "COUNTER_RATE_LIMIT", 120, 1),
+        "NEW_VISIT_LIMIT": _int(env, "COUNTER_NEW_VISIT_LIMIT", 100, 1),
+        "TRUSTED_PROXIES": _int(env, "COUNTER_TRUSTED_PROXIES", 0, 0),
+        "ADMIN_TOKEN": env.get("COUNTER_ADMIN_TOKEN") or None,
+        "KEY_PREFIX": prefix,
+    }

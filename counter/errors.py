@@ -1,0 +1,66 @@
+"""The contract's JSON errors, and handlers that turn everything into one."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# Codes for the errors that werkzeug raises by itself.
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ApiError(Exception):
+    """An answer of the contract's error shape."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None) -> None:
+        """Keep the status, snake_case code, sentence and extra headers."""
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    """Build the JSON error response."""
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers, so that no path answers HTML or a stack trace."""
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.errorhandler(StoreUnavailable)
+    def store_unavailable(exc: StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        return error_response(503, "store_unavailable",
+                              "The counter store is not answering; try again shortly.",
+                              {"Retry-After": "1"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        code = HTTP_CODES.get(status, "http_error")
+        headers = {"Allow": exc.get_response().headers["Allow"]} if status == 405 else None
+        return error_response(status, code, exc.description or exc.name, headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error")
+        return error_response(500, "internal_error", "Something went wrong on our side.")

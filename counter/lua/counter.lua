@@ -1,0 +1,169 @@
+-- One call per request: record a hit, a heartbeat or a bot, or just read.
+-- Every key is built in Python (counter/store.py) and passed in KEYS; all of
+-- them carry the site's hash tag, so the whole call runs on one slot.
+--
+-- KEYS[1]  all       hash: total, peak, peak_at (all-time)
+-- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to visit_timeout)
+-- KEYS[3]  month     hash of the current local month: <day>v visits, <day>p page
+--                    views, <day>b bots, <day>o "peak@epoch" peak online
+-- KEYS[4]  other     hash of the previous month (yesterday and week days in it)
+-- KEYS[5]  uniq      HyperLogLog of today's visitors
+-- write modes only:
+-- KEYS[6]  minute    hash of page views per minute in the current UTC hour
+-- KEYS[7]  hits      set of hit ids seen in the current UTC day
+-- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
+-- KEYS[9]  rl        accepted hits of this client in the current minute
+-- KEYS[10] rl_old    the same for the previous minute
+-- KEYS[11] nv        new visits of this client in the current hour
+-- KEYS[12] nv_old    the same for the previous hour
+--
+-- ARGV[1]  mode: read | hit | beat | bot
+-- ARGV[2]  now, ms since the epoch (the service's clock, not Redis's)
+-- ARGV[3]  day of month of today, e.g. "25"
+-- ARGV[4]  yesterday: "c<day>" in the current month or "o<day>" in the other
+-- ARGV[5]  the other days of this ISO week, same notation, space separated
+-- ARGV[6]  online window, ms
+-- write modes only:
+-- ARGV[7]  visit timeout, ms
+-- ARGV[8]  visitor hash
+-- ARGV[9]  hit id hash, or ""
+-- ARGV[10] minute of the hour, "0".."59"
+-- ARGV[11] accepted hits per client per minute
+-- ARGV[12] new visits per client per hour
+--
+-- Returns {status, new_visit, total, today, yesterday, week, month, online,
+--          pageviews_today, unique_today, bots_today, peak_today,
+--          peak_today_at, peak_all, peak_all_at}
+-- status: 0 counted/recorded, 1 duplicate hit; or, with nothing written,
+-- {2, 0, retry_after} over the hit rate, {3, 0, retry_after} over the
+-- new-visit rate.
+
+local UNIQ_TTL = 400 * 86400
+local HITS_TTL = 2 * 86400
+local MINUTE_TTL = 2 * 3600
+
+local mode = ARGV[1]
+local now = tonumber(ARGV[2])
+local today = ARGV[3]
+local window = tonumber(ARGV[6])
+
+local function sliding(cur_key, old_key, span)
+  -- Estimated count over the last `span` ms: the current fixed window plus
+  -- the previous one weighted by how much of it still overlaps.
+  local cur = tonumber(redis.call('GET', cur_key) or '0')
+  local old = tonumber(redis.call('GET', old_key) or '0')
+  local elapsed = (now % span) / span
+  return cur + old * (1 - elapsed), math.ceil((span - now % span) / 1000)
+end
+
+local function peak_of(value)
+  if not value then return 0, '' end
+  local count, at = string.match(value, '^(%d+)@(%d+)$')
+  return tonumber(count), at
+end
+
+local status, new_visit = 0, 0
+
+if mode == 'hit' then
+  local timeout = tonumber(ARGV[7])
+  local visitor = ARGV[8]
+  local hit = ARGV[9]
+  local duplicate = hit ~= '' and (redis.call('SISMEMBER', KEYS[7], hit) == 1
+                                   or redis.call('SISMEMBER', KEYS[8], hit) == 1)
+  if duplicate then
+    status = 1
+  else
+    local rate, wait = sliding(KEYS[9], KEYS[10], 60000)
+    if rate >= tonumber(ARGV[11]) then
+      return {2, 0, wait}
+    end
+    local last = redis.call('ZSCORE', KEYS[2], visitor)
+    if not last or now - tonumber(last) >= timeout then
+      local visits, nv_wait = sliding(KEYS[11], KEYS[12], 3600000)
+      if visits >= tonumber(ARGV[12]) then
+        return {3, 0, nv_wait}
+      end
+      new_visit = 1
+      redis.call('INCR', KEYS[11])
+      redis.call('EXPIRE', KEYS[11], 7200)
+      redis.call('HINCRBY', KEYS[1], 'total', 1)
+      redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
+    end
+    if hit ~= '' then
+      redis.call('SADD', KEYS[7], hit)
+      redis.call('EXPIRE', KEYS[7], HITS_TTL)
+    end
+    redis.call('INCR', KEYS[9])
+    redis.call('EXPIRE', KEYS[9], 120)
+    redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
+    redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
+    redis.call('EXPIRE', KEYS[6], MINUTE_TTL)
+    redis.call('PFADD', KEYS[5], visitor)
+    redis.call('EXPIRE', KEYS[5], UNIQ_TTL)
+  end
+elseif mode == 'bot' then
+  redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
+end
+
+if (mode == 'hit' and status == 0) or mode == 'beat' then
+  local timeout = tonumber(ARGV[7])
+  -- GT: a late request from a host with a slower clock never moves it back.
+  redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - timeout)
+  redis.call('PEXPIRE', KEYS[2], timeout + 60000)
+end
+
+local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
+local month = redis.call('HGETALL', KEYS[3])
+local fields = {}
+local month_visits = 0
+for i = 1, #month, 2 do
+  fields[month[i]] = month[i + 1]
+  if string.sub(month[i], -1) == 'v' then
+    month_visits = month_visits + tonumber(month[i + 1])
+  end
+end
+
+local peak_today, peak_today_at = peak_of(fields[today .. 'o'])
+local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
+local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
+if mode == 'hit' or mode == 'beat' then
+  local at = tostring(math.floor(now / 1000))
+  if online > peak_today then
+    peak_today, peak_today_at = online, at
+    redis.call('HSET', KEYS[3], today .. 'o', online .. '@' .. at)
+  end
+  if online > peak_all then
+    peak_all, peak_all_at = online, at
+    redis.call('HSET', KEYS[1], 'peak', online, 'peak_at', at)
+  end
+end
+
+local function visits_on(ref)
+  local where, day = string.sub(ref, 1, 1), string.sub(ref, 2)
+  if where == 'c' then
+    return tonumber(fields[day .. 'v'] or '0')
+  end
+  return tonumber(redis.call('HGET', KEYS[4], day .. 'v') or '0')
+end
+
+local today_visits = tonumber(fields[today .. 'v'] or '0')
+local week = today_visits
+for ref in string.gmatch(ARGV[5], '%S+') do
+  week = week + visits_on(ref)
+end
+
+return {
+  status, new_visit,
+  tonumber(all[1] or '0'),
+  today_visits,
+  visits_on(ARGV[4]),
+  week,
+  month_visits,
+  online,
+  tonumber(fields[today .. 'p'] or '0'),
+  redis.call('PFCOUNT', KEYS[5]),
+  tonumber(fields[today .. 'b'] or '0'),
+  peak_today, peak_today_at,
+  peak_all, peak_all_at,
+}

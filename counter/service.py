@@ -1,0 +1,169 @@
+"""The counter's operations in the contract's words, for the API and the CLI."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+from . import privacy
+from .clock import local_date, local_iso
+from .config import Site
+from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable
+
+MAX_DAYS = 3700
+
+
+class RateLimited(Exception):
+    """A client went over one of its limits; nothing was counted."""
+
+    def __init__(self, retry_after: int, new_visits: bool) -> None:
+        """Keep how long to wait and which limit it was."""
+        super().__init__("rate limited")
+        self.retry_after = max(1, retry_after)
+        self.new_visits = new_visits
+
+
+class Counter:
+    """Counting, reading and administering sites on one store."""
+
+    def __init__(self, store: Store, sites: dict[str, Site], clock, online_window: int) -> None:
+        """Wire the store, the configured sites and the clock together."""
+        self.store = store
+        self.sites = sites
+        self.clock = clock
+        self.online_window = online_window
+        self._last: dict[str, dict] = {}  # last stats seen per site, for `stale`
+        self._lock = threading.Lock()
+
+    # -- reads ------------------------------------------------------------
+
+    def stats(self, site: Site) -> dict:
+        """Return the stats object, or the last one seen marked stale."""
+        now = self.clock.now()
+        try:
+            counts = self.store.read(site.id, site.zone, now)
+        except StoreUnavailable:
+            with self._lock:
+                last = self._last.get(site.id)
+            if last is None:
+                raise
+            return dict(last, stale=True)
+        return self._remember(site, counts, now)
+
+    def online(self, site: Site) -> dict:
+        """Return the live view: online now, today's peak and the last hour."""
+        now = self.clock.now()
+        counts = self.store.read(site.id, site.zone, now)
+        minutes = self.store.last_hour(site.id, now)
+        return {
+            "site": site.id,
+            "online": counts.online,
+            "window_seconds": self.online_window,
+            "as_of": local_iso(now, site.zone),
+            "peak_today": self._peak(site, counts.peak_today, counts.peak_today_at),
+            "last_hour": [
+                {"minute": local_iso(m * 60, site.zone), "pageviews": views} for m, views in minutes
+            ],
+        }
+
+    def daily(self, site: Site, start: date | None, end: date | None) -> list[Day]:
+        """Return daily rows from `start` to `end`, defaulting to the last 30 days."""
+        today = self.today(site)
+        end = end or (today if start is None else max(today, start))
+        start = start or end - timedelta(days=29)
+        if start > end:
+            raise ValueError("from_after_to")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise ValueError("range_too_large")
+        return self.store.daily(site.id, start, end, today)
+
+    def overview(self) -> list[dict]:
+        """Return total, today and online of every site."""
+        rows = []
+        for site in self.sites.values():
+            s = self.stats(site)
+            rows.append({"site": site.id, "name": site.name, "total": s["total"],
+                         "today": s["today"], "online": s["online"]})
+        return rows
+
+    def today(self, site: Site) -> date:
+        """Return the site's local date now."""
+        return local_date(self.clock.now(), site.zone)
+
+    # -- writes -----------------------------------------------------------
+
+    def hit(self, site: Site, visitor: str | None, hit: str | None,
+            ip: str, user_agent: str) -> dict:
+        """Record a page view; return the stats with `counted` and `new_visit`."""
+        now = self.clock.now()
+        if privacy.is_bot(user_agent):
+            counts = self.store.bot(site.id, site.zone, now)
+            return dict(self._remember(site, counts, now), counted=False, new_visit=False)
+        salt = self.store.salt(local_date(now, site.zone))
+        member = self._member(site, visitor, ip, user_agent, salt)
+        hit_key = privacy.hit_hash(site.id, hit) if hit else ""
+        counts = self.store.hit(site.id, site.zone, now, member,
+                                privacy.client_hash(salt, ip), hit_key)
+        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
+            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
+        return dict(self._remember(site, counts, now),
+                    counted=counts.status == OK, new_visit=counts.new_visit)
+
+    def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
+        """Keep a visitor online; bots change nothing."""
+        now = self.clock.now()
+        if privacy.is_bot(user_agent):
+            return self.stats(site)
+        salt = self.store.salt(local_date(now, site.zone))
+        member = self._member(site, visitor, ip, user_agent, salt)
+        return self._remember(site, self.store.heartbeat(site.id, site.zone, now, member), now)
+
+    def set_total(self, site: Site, total: int) -> int:
+        """Set the all-time total; return the old one."""
+        return self.store.set_total(site.id, total)
+
+    def set_day(self, site: Site, day: date, visits: int | None,
+                pageviews: int | None) -> tuple[tuple[int, int], Day]:
+        """Set a day's history; return the old (visits, page views) and the new row."""
+        old = self.store.set_day(site.id, day, visits, pageviews)
+        return old, self.store.daily(site.id, day, day, self.today(site))[0]
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _member(site: Site, visitor: str | None, ip: str, user_agent: str, salt: bytes) -> str:
+        """Return the stored stand-in for a visitor."""
+        if visitor:
+            return privacy.visitor_hash(site.id, visitor)
+        return privacy.anonymous_visitor(salt, ip, user_agent, site.id)
+
+    def _peak(self, site: Site, count: int, at: int | None) -> dict:
+        """Format a peak as {count, at} in the site's zone."""
+        return {"count": count, "at": local_iso(at, site.zone) if at else None}
+
+    def _remember(self, site: Site, c: Counts, now: float) -> dict:
+        """Build the stats object and keep it as the last seen."""
+        stats = {
+            "site": site.id,
+            "total": c.total,
+            "today": c.today,
+            "yesterday": c.yesterday,
+            "this_week": c.this_week,
+            "this_month": c.this_month,
+            "online": c.online,
+            "pageviews_today": c.pageviews_today,
+            "unique_today": c.unique_today,
+            "bots_today": c.bots_today,
+            "peak_online": {
+                "today": self._peak(site, c.peak_today, c.peak_today_at),
+                "all_time": self._peak(site, c.peak_all, c.peak_all_at),
+            },
+            "date": local_date(now, site.zone).isoformat(),
+            "timezone": site.timezone,
+            "online_window_seconds": self.online_window,
+            "as_of": local_iso(now, site.zone),
+            "stale": False,
+        }
+        with self._lock:
+            self._last[site.id] = stats
+        return stats

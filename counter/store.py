@@ -1,0 +1,359 @@
+"""Every Redis call and every key name of the service.
+
+A site's keys all carry its hash tag `{site}`, so the single script call
+behind a hit touches one slot of a Redis Cluster. The script's clock is the
+service's (passed in ARGV), never Redis's, so tests can move time freely.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from .clock import local_date, week_days
+
+# Key templates; `{{{site}}}` renders as the hash tag `{site}`.
+ALL = "{prefix}:{{{site}}}:all"
+SEEN = "{prefix}:{{{site}}}:seen"
+MONTH = "{prefix}:{{{site}}}:m:{month}"
+UNIQ = "{prefix}:{{{site}}}:u:{day}"
+MINUTES = "{prefix}:{{{site}}}:min:{hour}"
+HITS = "{prefix}:{{{site}}}:hits:{day}"
+RATE = "{prefix}:{{{site}}}:rl:{client}:{minute}"
+NEW_VISITS = "{prefix}:{{{site}}}:nv:{client}:{hour}"
+SALT = "{prefix}:salt:{day}"
+
+UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
+SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
+TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
+BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
+SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
+
+OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer, answered with an error, or the breaker is open."""
+
+
+@dataclass
+class Counts:
+    """What one script call tells about a site at one instant."""
+
+    status: int = OK
+    new_visit: bool = False
+    total: int = 0
+    today: int = 0
+    yesterday: int = 0
+    this_week: int = 0
+    this_month: int = 0
+    online: int = 0
+    pageviews_today: int = 0
+    unique_today: int = 0
+    bots_today: int = 0
+    peak_today: int = 0
+    peak_today_at: int | None = None
+    peak_all: int = 0
+    peak_all_at: int | None = None
+    retry_after: int = 0
+
+
+@dataclass
+class Day:
+    """One row of daily history."""
+
+    date: date
+    visits: int = 0
+    pageviews: int = 0
+    unique_visitors: int = 0
+    peak_online: int = 0
+
+
+def connect(url: str, timeout: float = TIMEOUT):
+    """Open a client for a redis://, rediss://, unix://, sentinel or cluster URL.
+
+    Retries are off: a write that timed out may have been applied, and
+    sending it again could count it twice.
+    """
+    opts = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": True,
+    }
+    parts = urlsplit(url)
+    if parts.scheme == "redis+sentinel":
+        hosts = [_host_port(h, 26379) for h in parts.netloc.rpartition("@")[2].split(",")]
+        path = [p for p in parts.path.split("/") if p]
+        if not path:
+            raise ValueError("REDIS_URL: redis+sentinel:// needs a service name")
+        master_opts = dict(opts, db=int(path[1]) if len(path) > 1 else 0)
+        if parts.password:
+            master_opts["password"] = unquote(parts.password)
+        sentinel = Sentinel(hosts, sentinel_kwargs={"socket_timeout": timeout,
+                                                    "socket_connect_timeout": timeout})
+        return sentinel.master_for(path[0], **master_opts)
+    if parts.scheme == "redis+cluster":
+        nodes = [ClusterNode(*_host_port(h, 6379)) for h in parts.netloc.rpartition("@")[2].split(",")]
+        if parts.password:
+            opts["password"] = unquote(parts.password)
+        return RedisCluster(startup_nodes=nodes, **opts)
+    return redis.Redis.from_url(url, **opts)
+
+
+def _host_port(text: str, default_port: int) -> tuple[str, int]:
+    """Split "host:port" with a default port."""
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    return host or "127.0.0.1", int(port or default_port)
+
+
+class Store:
+    """The counter's data in Redis, one instance per process."""
+
+    def __init__(self, url: str, prefix: str = "vc", online_window: int = 300,
+                 visit_timeout: int = 1800, rate_limit: int = 120,
+                 new_visit_limit: int = 100, timeout: float = TIMEOUT) -> None:
+        """Remember the settings; the client is opened on first use."""
+        self.url = url
+        self.prefix = prefix
+        self.online_window = online_window
+        self.visit_timeout = visit_timeout
+        self.rate_limit = rate_limit
+        self.new_visit_limit = new_visit_limit
+        self.timeout = timeout
+        self._pid = None
+        self._client = None
+        self._script = None
+        self._salts: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    @property
+    def client(self):
+        """Return this process's client, opening it after a fork."""
+        self._open()
+        return self._client
+
+    def _open(self) -> None:
+        """Open the client and register the script, once per process."""
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._client = connect(self.url, self.timeout)
+                    self._script = self._client.register_script(SCRIPT)
+                    self._salts = {}
+                    self._pid = os.getpid()
+
+    def _call(self, fn, *args):
+        """Run `fn`, turning any Redis failure into StoreUnavailable.
+
+        After a connection failure the breaker stays open for a moment, so a
+        dead Redis costs each request microseconds instead of a timeout.
+        """
+        if time.monotonic() < self._open_until:
+            raise StoreUnavailable("the counter store is unavailable")
+        try:
+            return fn(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._open_until = time.monotonic() + BREAKER_COOLDOWN
+            raise StoreUnavailable(str(exc)) from exc
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def key(self, template: str, site: str, **parts) -> str:
+        """Render a key template for a site."""
+        return template.format(prefix=self.prefix, site=site, **parts)
+
+    # -- counting ---------------------------------------------------------
+
+    def _run(self, mode: str, site: str, zone: ZoneInfo, now: float,
+             writes: tuple[list, list] = ((), ())) -> Counts:
+        """Call the script for `site` at `now` and unpack its answer."""
+        today = local_date(now, zone)
+        yesterday = today - timedelta(days=1)
+        other = today.replace(day=1) - timedelta(days=1)  # the previous month
+
+        def ref(day: date) -> str:
+            return ("c" if day.month == today.month else "o") + str(day.day)
+
+        keys = [
+            self.key(ALL, site),
+            self.key(SEEN, site),
+            self.key(MONTH, site, month=today.strftime("%Y-%m")),
+            self.key(MONTH, site, month=other.strftime("%Y-%m")),
+            self.key(UNIQ, site, day=today.isoformat()),
+            *writes[0],
+        ]
+        args = [
+            mode, int(now * 1000), today.day, ref(yesterday),
+            " ".join(ref(d) for d in week_days(today)[:-1]),
+            self.online_window * 1000,
+            *writes[1],
+        ]
+        self._open()
+        raw = self._call(self._script, keys, args)
+        if raw[0] in (RATE_LIMITED, NEW_VISIT_LIMITED):
+            return Counts(status=raw[0], retry_after=int(raw[2]))
+        counts = Counts(*[int(x) if x != "" else None for x in raw])
+        counts.new_visit = bool(counts.new_visit)
+        return counts
+
+    def _write_keys(self, site: str, now: float, client: str) -> list[str]:
+        """Return the keys that a hit or heartbeat may write, beyond the read set."""
+        minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
+        return [
+            self.key(MINUTES, site, hour=hour),
+            self.key(HITS, site, day=day),
+            self.key(HITS, site, day=day - 1),
+            self.key(RATE, site, client=client, minute=minute),
+            self.key(RATE, site, client=client, minute=minute - 1),
+            self.key(NEW_VISITS, site, client=client, hour=hour),
+            self.key(NEW_VISITS, site, client=client, hour=hour - 1),
+        ]
+
+    def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
+            client: str, hit: str = "") -> Counts:
+        """Record a page view by `visitor` (a hash) from `client` (a hash)."""
+        args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
+                self.rate_limit, self.new_visit_limit]
+        return self._run("hit", site, zone, now, (self._write_keys(site, now, client), args))
+
+    def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
+        """Keep `visitor` online without counting anything."""
+        args = [self.visit_timeout * 1000, visitor, "", 0, 0, 0]
+        return self._run("beat", site, zone, now, (self._write_keys(site, now, "-"), args))
+
+    def bot(self, site: str, zone: ZoneInfo, now: float) -> Counts:
+        """Tally a bot's request for today."""
+        return self._run("bot", site, zone, now)
+
+    def read(self, site: str, zone: ZoneInfo, now: float) -> Counts:
+        """Return the counts of `site` without changing anything."""
+        return self._run("read", site, zone, now)
+
+    # -- history and live detail ------------------------------------------
+
+    def last_hour(self, site: str, now: float) -> list[tuple[int, int]]:
+        """Return (epoch minute, page views) for the 60 minutes up to `now`."""
+        hour = int(now // 3600)
+
+        def fetch():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hgetall(self.key(MINUTES, site, hour=hour - 1))
+            pipe.hgetall(self.key(MINUTES, site, hour=hour))
+            return pipe.execute()
+
+        before, current = self._call(fetch)
+        minute = int(now // 60)
+        rows = []
+        for m in range(minute - 59, minute + 1):
+            source = current if m // 60 == hour else before
+            rows.append((m, int(source.get(str(m % 60), 0))))
+        return rows
+
+    def daily(self, site: str, start: date, end: date, today: date) -> list[Day]:
+        """Return one row per day from `start` to `end`, zero-filled."""
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        months = sorted({d.strftime("%Y-%m") for d in days})
+        sketched = [d for d in days if 0 <= (today - d).days < UNIQ_DAYS]
+
+        def fetch():
+            pipe = self.client.pipeline(transaction=False)
+            for month in months:
+                pipe.hgetall(self.key(MONTH, site, month=month))
+            for d in sketched:
+                pipe.pfcount(self.key(UNIQ, site, day=d.isoformat()))
+            return pipe.execute()
+
+        answers = self._call(fetch) if days else []
+        by_month = dict(zip(months, answers[: len(months)], strict=True))
+        uniques = dict(zip(sketched, answers[len(months):], strict=True))
+        rows = []
+        for d in days:
+            fields = by_month[d.strftime("%Y-%m")]
+            prefix = str(d.day)
+            rows.append(Day(
+                date=d,
+                visits=int(fields.get(prefix + "v", 0)),
+                pageviews=int(fields.get(prefix + "p", 0)),
+                unique_visitors=int(uniques.get(d, 0)),
+                peak_online=int(fields.get(prefix + "o", "0@0").split("@")[0]),
+            ))
+        return rows
+
+    # -- admin ------------------------------------------------------------
+
+    def set_total(self, site: str, total: int) -> int:
+        """Set the all-time total; return the old one."""
+        key = self.key(ALL, site)
+
+        def swap():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hget(key, "total")
+            pipe.hset(key, "total", total)
+            return pipe.execute()[0]
+
+        return int(self._call(swap) or 0)
+
+    def set_day(self, site: str, day: date, visits: int | None,
+                pageviews: int | None) -> tuple[int, int]:
+        """Set one day's visits and/or page views; return the old pair."""
+        key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
+        fields = {f"{day.day}v": visits, f"{day.day}p": pageviews}
+        fields = {k: v for k, v in fields.items() if v is not None}
+
+        def swap():
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hmget(key, f"{day.day}v", f"{day.day}p")
+            pipe.hset(key, mapping=fields)
+            return pipe.execute()[0]
+
+        old = self._call(swap)
+        return int(old[0] or 0), int(old[1] or 0)
+
+    # -- operations -------------------------------------------------------
+
+    def salt(self, day: date) -> bytes:
+        """Return the random salt of `day`, creating it once for everybody."""
+        name = day.isoformat()
+        if name not in self._salts:
+            key = SALT.format(prefix=self.prefix, day=name)
+
+            def fetch():
+                self.client.set(key, secrets.token_hex(16), nx=True, ex=SALT_TTL)
+                return self.client.get(key)
+
+            value = self._call(fetch)
+            self._salts = {name: bytes.fromhex(value)}
+        return self._salts[name]
+
+    def ping(self) -> bool:
+        """Return whether Redis answers."""
+        return bool(self._call(self.client.ping))
+
+    def eviction_policy(self) -> str | None:
+        """Return Redis's maxmemory-policy, or None where CONFIG is refused."""
+        try:
+            cfg = self._call(self.client.config_get, "maxmemory-policy")
+        except StoreUnavailable:
+            return None
+        if isinstance(cfg, dict) and "maxmemory-policy" in cfg:
+            return cfg["maxmemory-policy"]
+        return None
+
+    def used_memory(self) -> int:
+        """Return Redis's used_memory in bytes."""
+        return int(self._call(self.client.info, "memory")["used_memory"])

@@ -1,0 +1,165 @@
+"""Fixtures: a fakeredis server and a real redis-server, a controlled clock, the app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_py
+from fakeredis import TcpFakeServer
+
+from counter import create_app
+from counter.clock import FixedClock
+from counter.config import from_env
+
+BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+              "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+# 2026-11-25 09:00 in Hanoi, a Wednesday.
+START = "2026-11-25T09:00:00+07:00"
+REQUIRE_REDIS = os.environ.get("COUNTER_REQUIRE_REDIS") == "1"
+
+
+def free_port() -> int:
+    """Return a TCP port free on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server process of the tests' own, in a temporary directory."""
+
+    def __init__(self, workdir: Path, *extra: str) -> None:
+        """Choose a port and remember the extra arguments."""
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.extra = extra
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the server's redis:// URL."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        """Start the server and wait until it answers."""
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+             "--logfile", str(self.dir / "redis.log"), *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis_py.Redis(port=self.port, socket_timeout=1)
+        for _ in range(200):
+            try:
+                if client.ping():
+                    return self
+            except redis_py.ConnectionError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the server, with SIGKILL when `kill`."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill() if kill else self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def require_redis_server() -> None:
+    """Skip without redis-server, except where CI makes real Redis mandatory."""
+    if shutil.which("redis-server") is None:
+        if REQUIRE_REDIS:
+            pytest.fail("redis-server is required (COUNTER_REQUIRE_REDIS=1) but not on the PATH")
+        pytest.skip("redis-server is not installed")
+
+
+@pytest.fixture(scope="session")
+def real_redis(tmp_path_factory):
+    """Start one real redis-server for the session."""
+    require_redis_server()
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_redis_url():
+    """Start one fakeredis TCP server for the session."""
+    port = free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{port}/0"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis)])
+def redis_url(request):
+    """Yield an empty store: fakeredis, then a real redis-server."""
+    if request.param == "real":
+        url = request.getfixturevalue("real_redis").url
+    else:
+        url = request.getfixturevalue("fake_redis_url")
+    client = redis_py.Redis.from_url(url)
+    client.flushall()
+    client.close()
+    return url
+
+
+@pytest.fixture
+def redis(redis_url):
+    """Return a plain client on the test's store, for looking at keys."""
+    client = redis_py.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def clock():
+    """Return a clock that stands still until moved."""
+    return FixedClock(START)
+
+
+def settings(**env: str) -> dict:
+    """Build settings as the service would from these environment variables."""
+    return from_env({"COUNTER_SITES": "demo,other", **env})
+
+
+@pytest.fixture
+def make_app(redis_url, clock):
+    """Return a factory of apps on the test's store with extra environment."""
+
+    def make(**env: str):
+        config = settings(**env)
+        config.update(REDIS_URL=redis_url, CLOCK=clock, TESTING=True)
+        return create_app(config)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    """Return the app with an admin token configured."""
+    return make_app(COUNTER_ADMIN_TOKEN="s3cret-token")
+
+
+@pytest.fixture
+def client(app):
+    """Return a test client that looks like a desktop browser."""
+    c = app.test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
+    return c
+
+
+@pytest.fixture
+def counter(app):
+    """Return the app's counter service."""
+    return app.extensions["counter"]
