@@ -36,7 +36,7 @@ def counter() -> Counter:
 
 def find_site(site_id: str) -> Site:
     """Return a configured site, or refuse the request."""
-    if not SITE_ID.match(site_id):
+    if not SITE_ID.fullmatch(site_id):
         raise ApiError(400, "invalid_site", "A site id is 1-63 characters of a-z, 0-9 and '-'.")
     site = counter().sites.get(site_id)
     if site is None:
@@ -79,7 +79,7 @@ def text_field(body: dict, name: str, pattern: re.Pattern, what: str) -> str | N
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ApiError(400, f"invalid_{name}", f"`{name}` must be {what}.")
     return value
 
@@ -116,7 +116,7 @@ def parse_date(text: str | None, name: str) -> date | None:
     if text is None:
         return None
     try:
-        if DATE.match(text):
+        if DATE.fullmatch(text):
             return date.fromisoformat(text)
     except ValueError:
         pass

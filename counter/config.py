@@ -56,7 +56,7 @@ def _zone(name: str, value: str) -> str:
 
 def _site_id(name: str, value: str) -> str:
     """Check a site id against the contract's pattern."""
-    if not SITE_ID.match(value):
+    if not SITE_ID.fullmatch(value):
         raise ConfigError(f"{name}: bad site id {value!r} (a-z, 0-9 and '-', at most 63)")
     return value
 
@@ -108,7 +108,7 @@ def from_env(env: dict) -> dict:
     if not sites:
         raise ConfigError("COUNTER_SITES: no site configured")
     prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
-    if not re.match(r"^[A-Za-z0-9_.:-]{1,32}$", prefix):
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
         raise ConfigError("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
     url = env.get("REDIS_URL", "").strip() or None
     if url and not re.match(r"^(redis|rediss|unix|redis\+sentinel|redis\+cluster)://", url):

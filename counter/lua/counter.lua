@@ -105,7 +105,8 @@ elseif mode == 'bot' then
   redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
 end
 
-if (mode == 'hit' and status == 0) or mode == 'beat' then
+local touched = (mode == 'hit' and status == 0) or mode == 'beat'
+if touched then
   local timeout = tonumber(ARGV[7])
   -- GT: a late request from a host with a slower clock never moves it back.
   redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
@@ -127,7 +128,7 @@ end
 local peak_today, peak_today_at = peak_of(fields[today .. 'o'])
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
 local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
-if mode == 'hit' or mode == 'beat' then
+if touched then
   local at = tostring(math.floor(now / 1000))
   if online > peak_today then
     peak_today, peak_today_at = online, at

@@ -1,0 +1,169 @@
+"""Exact behaviour in time: sliding windows, local midnights, weeks, months, years."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import BROWSER_UA
+
+V1 = "visitor-aaaaaaaaaaaa1"
+V2 = "visitor-bbbbbbbbbbbb2"
+V3 = "visitor-cccccccccccc3"
+
+
+def web(app):
+    """Return a browser-like test client."""
+    c = app.test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
+    return c
+
+
+def hit(client, visitor=V1) -> dict:
+    """Post a hit and return its body."""
+    response = client.post("/api/v1/sites/demo/hits", json={"visitor": visitor})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def stats(client) -> dict:
+    """Return the stats object."""
+    return client.get("/api/v1/sites/demo/stats").get_json()
+
+
+def test_a_visitor_active_every_20_minutes_for_3_hours_is_one_visit(client, clock):
+    for _ in range(10):
+        hit(client)
+        clock.advance(20 * 60)
+    body = stats(client)
+    assert (body["total"], body["today"], body["pageviews_today"]) == (1, 1, 10)
+
+
+def test_a_gap_of_the_visit_timeout_starts_a_new_visit(client, clock):
+    hit(client)
+    clock.advance(1799)
+    assert hit(client)["new_visit"] is False
+    clock.advance(1800)
+    assert hit(client)["new_visit"] is True
+    assert stats(client)["total"] == 2
+
+
+def test_heartbeats_slide_the_visit_too(client, clock):
+    hit(client)
+    for _ in range(60):  # an hour with the page open
+        clock.advance(60)
+        client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})
+    assert hit(client)["new_visit"] is False
+
+
+def test_visit_timeout_and_online_window_follow_configuration(make_app, clock):
+    c = web(make_app(COUNTER_VISIT_TIMEOUT="60", COUNTER_ONLINE_WINDOW="30"))
+    hit(c)
+    clock.advance(29)
+    assert stats(c)["online"] == 1
+    clock.advance(1)
+    body = stats(c)
+    assert body["online"] == 0 and body["online_window_seconds"] == 30
+    clock.advance(30)
+    assert hit(c)["new_visit"] is True
+
+
+def test_day_turns_at_local_midnight_in_hanoi(client, clock):
+    clock.set("2026-11-25T16:59:59+00:00")
+    body = hit(client)
+    assert body["date"] == "2026-11-25" and body["today"] == 1
+    clock.set("2026-11-25T17:00:00+00:00")
+    body = stats(client)
+    assert body["date"] == "2026-11-26"
+    assert (body["today"], body["yesterday"], body["pageviews_today"]) == (0, 1, 0)
+    assert body["online"] == 1  # online does not care about the date
+    # The visit began yesterday: a page view after midnight is today's, the visit is not.
+    body = hit(client)
+    assert body["new_visit"] is False
+    assert (body["today"], body["yesterday"], body["pageviews_today"], body["total"]) == (0, 1, 1, 1)
+    assert body["unique_today"] == 1
+
+
+@pytest.mark.parametrize(("before", "after", "day_before", "day_after"), [
+    # Spring forward: midnight of 8 March is 05:00Z, of 9 March 04:00Z.
+    ("2026-03-09T03:59:59+00:00", "2026-03-09T04:00:00+00:00", "2026-03-08", "2026-03-09"),
+    # Fall back: midnight of 1 November is 04:00Z, of 2 November 05:00Z.
+    ("2026-11-02T04:59:59+00:00", "2026-11-02T05:00:00+00:00", "2026-11-01", "2026-11-02"),
+])
+def test_day_turns_at_local_midnight_across_dst(make_app, clock, before, after, day_before, day_after):
+    c = web(make_app(COUNTER_TIMEZONE="America/New_York"))
+    clock.set(before)
+    body = hit(c)
+    assert body["date"] == day_before and body["timezone"] == "America/New_York"
+    clock.set(after)
+    body = hit(c, V2)
+    assert body["date"] == day_after
+    assert (body["today"], body["yesterday"]) == (1, 1)
+
+
+def test_iso_week_and_month_across_a_month_end(client, clock):
+    clock.set("2026-11-29T10:00:00+07:00")  # Sunday
+    hit(client, V1)
+    clock.set("2026-11-30T10:00:00+07:00")  # Monday: a new week
+    body = hit(client, V2)
+    assert (body["today"], body["yesterday"], body["this_week"], body["this_month"]) == (1, 1, 1, 2)
+    clock.set("2026-12-01T10:00:00+07:00")  # Tuesday: a new month, the same week
+    body = hit(client, V3)
+    assert (body["today"], body["yesterday"], body["this_week"], body["this_month"]) == (1, 1, 2, 1)
+    assert body["total"] == 3
+
+
+def test_week_month_and_year_across_new_year(client, clock):
+    for day in ("2026-12-27", "2026-12-28", "2026-12-31"):  # Sunday, Monday, Thursday
+        clock.set(f"{day}T12:00:00+07:00")
+        hit(client, V1)
+        clock.advance(3600)
+    clock.set("2027-01-01T00:00:00+07:00")  # Friday of ISO week 2026-W53
+    body = hit(client, V2)
+    assert body["date"] == "2027-01-01"
+    assert (body["today"], body["yesterday"], body["this_week"], body["this_month"]) == (1, 1, 3, 1)
+    assert body["total"] == 4
+    clock.set("2027-01-04T00:00:00+07:00")  # Monday: week 2027-W01
+    body = stats(client)
+    assert (body["today"], body["this_week"], body["this_month"]) == (0, 0, 1)
+
+
+def test_yesterday_across_a_month_end_in_a_short_month(client, clock):
+    clock.set("2026-02-28T23:59:59+07:00")
+    hit(client)
+    clock.set("2026-03-01T00:00:00+07:00")  # Sunday
+    body = stats(client)
+    assert (body["today"], body["yesterday"], body["this_week"], body["this_month"]) == (0, 1, 1, 0)
+
+
+def test_this_week_on_a_day_early_in_the_month_reaches_back(client, clock):
+    clock.set("2026-04-27T10:00:00+07:00")  # Monday
+    hit(client, V1)
+    clock.set("2026-05-02T10:00:00+07:00")  # Saturday, same week, yesterday in May
+    body = hit(client, V2)
+    assert (body["yesterday"], body["this_week"], body["this_month"]) == (0, 2, 1)
+
+
+def test_peak_online_today_and_all_time(client, clock):
+    hit(client, V1)
+    clock.advance(10)
+    hit(client, V2)
+    clock.advance(10)
+    body = hit(client, V3)
+    assert body["peak_online"]["today"] == {"count": 3, "at": "2026-11-25T09:00:20+07:00"}
+    clock.advance(3600)
+    body = hit(client, V1)
+    assert body["online"] == 1
+    assert body["peak_online"]["today"]["count"] == 3
+    clock.set("2026-11-26T08:00:00+07:00")
+    body = hit(client, V2)
+    assert body["peak_online"]["today"] == {"count": 1, "at": "2026-11-26T08:00:00+07:00"}
+    assert body["peak_online"]["all_time"] == {"count": 3, "at": "2026-11-25T09:00:20+07:00"}
+    day = client.get("/api/v1/sites/demo/daily?from=2026-11-25&to=2026-11-26").get_json()["days"]
+    assert [d["peak_online"] for d in day] == [3, 1]
+
+
+def test_unique_today_counts_each_visitor_once(client, clock):
+    for visitor in (V1, V2, V1, V3, V2):
+        hit(client, visitor)
+        clock.advance(3000)  # each a new visit
+    body = stats(client)
+    assert (body["today"], body["unique_today"], body["pageviews_today"]) == (5, 3, 5)
