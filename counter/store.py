@@ -331,13 +331,10 @@ class Store:
         name = day.isoformat()
         if name not in self._salts:
             key = SALT.format(prefix=self.prefix, day=name)
-
-            def fetch():
-                self.client.set(key, secrets.token_hex(16), nx=True, ex=SALT_TTL)
-                return self.client.get(key)
-
-            value = self._call(fetch)
-            self._salts = {name: bytes.fromhex(value)}
+            mine = secrets.token_hex(16)
+            # SET NX GET: one call that either stores ours or returns the one there.
+            theirs = self._call(lambda: self.client.set(key, mine, ex=SALT_TTL, nx=True, get=True))
+            self._salts = {name: bytes.fromhex(theirs or mine)}
         return self._salts[name]
 
     def ping(self) -> bool:

@@ -76,7 +76,8 @@ class Model:
             "today": self.visits[today],
             "yesterday": self.visits[today - timedelta(days=1)],
             "this_week": sum(self.visits[monday + timedelta(days=i)] for i in range(today.weekday() + 1)),
-            "this_month": sum(v for d, v in self.visits.items() if (d.year, d.month) == (today.year, today.month)),
+            "this_month": sum(v for d, v in self.visits.items()
+                              if (d.year, d.month) == (today.year, today.month)),
             "online": self.online(t),
             "pageviews_today": self.pageviews[today],
             "unique_today": len(self.uniques[today]),

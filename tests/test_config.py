@@ -1,0 +1,59 @@
+"""Configuration from the environment: defaults, files and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from counter.config import ConfigError, from_env
+
+
+def test_defaults():
+    cfg = from_env({})
+    assert list(cfg["SITES"]) == ["demo"]
+    assert cfg["TIMEZONE"] == "Asia/Ho_Chi_Minh"
+    assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
+    assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
+    assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
+
+
+def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text(
+        '[ninhbinh]\nname = "Cổng thông tin Ninh Bình"\norigins = ["https://ninhbinh.gov.vn/"]\n'
+        '[nyc]\ntimezone = "America/New_York"\nlang = "en"\n'
+    )
+    cfg = from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_SITES": "extra"})
+    sites = cfg["SITES"]
+    assert list(sites) == ["ninhbinh", "nyc", "extra"]
+    assert sites["ninhbinh"].name == "Cổng thông tin Ninh Bình"
+    assert sites["ninhbinh"].origins == ("https://ninhbinh.gov.vn",)
+    assert sites["ninhbinh"].timezone == "Asia/Ho_Chi_Minh"
+    assert (sites["nyc"].timezone, sites["nyc"].lang) == ("America/New_York", "en")
+
+
+@pytest.mark.parametrize(("env", "names"), [
+    ({"COUNTER_TIMEZONE": "Mars/Olympus"}, "COUNTER_TIMEZONE"),
+    ({"COUNTER_ONLINE_WINDOW": "five"}, "COUNTER_ONLINE_WINDOW"),
+    ({"COUNTER_VISIT_TIMEOUT": "0"}, "COUNTER_VISIT_TIMEOUT"),
+    ({"COUNTER_RATE_LIMIT": "-1"}, "COUNTER_RATE_LIMIT"),
+    ({"COUNTER_NEW_VISIT_LIMIT": "1.5"}, "COUNTER_NEW_VISIT_LIMIT"),
+    ({"COUNTER_TRUSTED_PROXIES": "x"}, "COUNTER_TRUSTED_PROXIES"),
+    ({"COUNTER_SITES": "good,Bad"}, "COUNTER_SITES"),
+    ({"COUNTER_SITES": "{demo}"}, "COUNTER_SITES"),
+    ({"COUNTER_SITES": ""}, "COUNTER_SITES"),
+    ({"COUNTER_KEY_PREFIX": "a b"}, "COUNTER_KEY_PREFIX"),
+    ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
+    ({"COUNTER_SITES_FILE": "/nonexistent/sites.toml"}, "COUNTER_SITES_FILE"),
+])
+def test_bad_settings_name_the_variable(env, names):
+    with pytest.raises(ConfigError, match=names):
+        from_env(env)
+
+
+def test_bad_sites_file_names_the_variable(tmp_path):
+    path = tmp_path / "sites.toml"
+    for text in ("[a\n", '[x]\ntimezone = "Nowhere/Land"\n', '[x]\nlang = "fr"\n',
+                 '[x]\norigins = "https://a"\n', '["Bad Id"]\nname = "x"\n'):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="COUNTER_SITES_FILE"):
+            from_env({"COUNTER_SITES_FILE": str(path)})

@@ -1,0 +1,81 @@
+"""The default store: `make run` with REDIS_URL unset, shared by every worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis as redis_py
+from conftest import BROWSER_UA, free_port, require_redis_server
+
+from counter import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def serve(workdir: Path, port: int) -> subprocess.Popen:
+    """Start gunicorn as `make run` does, in `workdir`, and wait for it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "COUNTER_"))}
+    env.update(COUNTER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
+    with open(workdir / "gunicorn.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
+             "--pythonpath", str(ROOT), "wsgi:app"],
+            cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError((workdir / "gunicorn.log").read_text())
+
+
+def post_hit(port: int, visitor: str) -> dict:
+    """Post one hit over HTTP."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/sites/demo/hits", data=json.dumps({"visitor": visitor}).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": BROWSER_UA}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+@pytest.mark.redis
+def test_make_run_counts_on_a_durable_shared_store(tmp_path):
+    require_redis_server()
+    port = free_port()
+    proc = serve(tmp_path, port)
+    try:
+        totals = [post_hit(port, f"visitor-{i:016d}")["total"] for i in range(20)]
+        assert totals == list(range(1, 21))  # both workers count on the one store
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert (tmp_path / "var" / "appendonlydir").is_dir()
+    assert not (tmp_path / "var" / "redis.sock").exists()  # the store stopped with the service
+
+    proc = serve(tmp_path, port)
+    try:
+        assert post_hit(port, "visitor-again-000001")["total"] == 21
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_without_redis_server_it_falls_back_to_fakeredis(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(embedded.shutil, "which", lambda name: None)
+    with caplog.at_level(logging.WARNING, logger="counter.embedded"):
+        url = embedded.start(str(tmp_path / "var"))
+    assert url.startswith("redis://127.0.0.1:")
+    assert redis_py.Redis.from_url(url).ping()
+    assert "will NOT survive a restart" in caplog.text

@@ -1,0 +1,180 @@
+"""What only a real redis-server can show: command counts, expiries, failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis as redis_py
+from conftest import BROWSER_UA, RedisServer, require_redis_server, settings
+
+from counter import create_app
+from counter.store import Store
+
+pytestmark = pytest.mark.redis
+V1 = "visitor-aaaaaaaaaaaa1"
+
+
+@pytest.fixture
+def real(real_redis):
+    """Return a plain client on an empty real redis-server."""
+    client = redis_py.Redis.from_url(real_redis.url, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def web(real, real_redis, clock):
+    """Return a browser-like client of an app on the real server."""
+    config = settings(COUNTER_ADMIN_TOKEN="t")
+    config.update(REDIS_URL=real_redis.url, CLOCK=clock, TESTING=True)
+    c = create_app(config).test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
+    return c
+
+
+def client_commands(url: str, action) -> list[str]:
+    """Run `action` and return the commands clients sent meanwhile (not a script's own)."""
+    seen: list[str] = []
+    monitor_client = redis_py.Redis.from_url(url, decode_responses=True)
+    with monitor_client.monitor() as monitor:
+        ready = threading.Event()
+
+        def listen():
+            ready.set()
+            for event in monitor.listen():
+                if "end-of-test" in event["command"]:
+                    return
+                # Connection set-up (HELLO, CLIENT SETINFO) is once per connection, not per call.
+                if event.get("client_type") != "lua" and not event["command"].startswith(("HELLO", "CLIENT")):
+                    seen.append(event["command"].split()[0].upper())
+
+        thread = threading.Thread(target=listen)
+        thread.start()
+        ready.wait()
+        time.sleep(0.05)
+        action()
+        redis_py.Redis.from_url(url).echo("end-of-test")
+        thread.join(timeout=5)
+    return seen
+
+
+def test_a_hit_is_exactly_one_script_call(web, real_redis, clock):
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1})  # loads the script and the salt
+
+    def hits():
+        for i in range(5):
+            clock.advance(1)
+            web.post("/api/v1/sites/demo/hits", json={"visitor": f"visitor-{i:016d}", "hit": f"hit-{i:08d}"})
+        web.post("/api/v1/sites/demo/hits")  # no visitor id: derived from the address
+
+    assert client_commands(real_redis.url, hits) == ["EVALSHA"] * 6
+
+
+def test_a_stats_read_and_a_heartbeat_are_one_call_each(web, real_redis):
+    web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})  # loads the script and the salt
+
+    def calls():
+        web.get("/api/v1/sites/demo/stats")
+        web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})
+
+    assert client_commands(real_redis.url, calls) == ["EVALSHA"] * 2
+
+
+def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "hit": "hit-00000001"})
+    web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})
+    web.post("/api/v1/sites/demo/hits", headers={"User-Agent": "Googlebot/2.1"})
+    web.post("/api/v1/sites/demo/hits")
+    web.put("/api/v1/sites/demo/daily/2025-01-01", json={"visits": 3},
+            headers={"Authorization": "Bearer t"})
+    keys = sorted(real.scan_iter("*"))
+    assert keys, "the hits wrote nothing"
+    for key in keys:
+        assert key.startswith("vc:")
+        ttl = real.ttl(key)
+        if key.startswith("vc:salt:"):
+            assert 0 < ttl <= 2 * 86400
+            continue
+        assert key.startswith("vc:{demo}:")
+        kind = key.split(":")[2]
+        if kind in ("all", "m"):
+            assert ttl == -1, key  # all-time numbers and daily history: kept for ever
+        else:
+            assert ttl > 0, key
+
+
+def test_no_client_address_is_stored(web, real_redis):
+    for ip in ("198.51.100.7", "2001:db8:1:2:3:4:5:6", "203.0.113.250"):
+        web.post("/api/v1/sites/demo/hits", environ_base={"REMOTE_ADDR": ip})
+        web.post("/api/v1/sites/demo/hits", json={"visitor": V1}, environ_base={"REMOTE_ADDR": ip})
+    raw = redis_py.Redis.from_url(real_redis.url)
+    dump = []
+    for key in raw.scan_iter("*"):
+        dump.append(key)
+        kind = raw.type(key)
+        if kind == b"string":
+            dump.append(raw.get(key))
+        elif kind == b"hash":
+            dump.extend(k + b"=" + v for k, v in raw.hgetall(key).items())
+        elif kind == b"zset":
+            dump.extend(raw.zrange(key, 0, -1))
+        elif kind == b"set":
+            dump.extend(raw.smembers(key))
+    blob = b"\n".join(dump)
+    assert len(dump) > 10
+    for fragment in ("198.51.100.7", "2001:db8", "203.0.113", V1, "Chrome/131"):
+        assert fragment.encode() not in blob
+
+
+def test_lost_script_cache_is_recovered(web, real, clock):
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1})
+    real.script_flush()
+    clock.advance(3600)
+    response = web.post("/api/v1/sites/demo/hits", json={"visitor": V1})
+    assert response.status_code == 200
+    assert response.get_json()["total"] == 2
+
+
+def test_the_client_never_resends_a_write():
+    store = Store("redis://127.0.0.1:1/0")
+    assert store.client.get_retry().get_retries() == 0
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """Start a redis-server of this test's own, to stop and start."""
+    require_redis_server()
+    server = RedisServer(tmp_path / "own", "--appendonly", "yes", "--appendfsync", "always").start()
+    yield server
+    server.stop(kill=True)
+
+
+def test_redis_down_gives_fast_503_and_stale_stats_then_recovers(own_server, clock):
+    config = settings()
+    config.update(REDIS_URL=own_server.url, CLOCK=clock, TESTING=True)
+    c = create_app(config).test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA)
+    assert c.post("/api/v1/sites/demo/hits", json={"visitor": V1}).status_code == 200
+    assert c.get("/api/v1/sites/demo/stats").get_json()["total"] == 1
+
+    own_server.stop(kill=True)
+    started = time.monotonic()
+    down = c.post("/api/v1/sites/demo/hits", json={"visitor": "visitor-bbbbbbbbbbbb2"})
+    assert down.status_code == 503
+    assert down.get_json()["error"]["code"] == "store_unavailable"
+    stale = c.get("/api/v1/sites/demo/stats")
+    assert stale.status_code == 200
+    assert stale.get_json()["stale"] is True and stale.get_json()["total"] == 1
+    assert c.get("/readyz").status_code == 503
+    assert c.get("/api/v1/sites/other/stats").status_code == 503  # never seen: nothing to show
+    assert time.monotonic() - started < 1.5
+
+    own_server.start()
+    time.sleep(1.1)  # the breaker lets the next call through
+    clock.advance(10)
+    again = c.post("/api/v1/sites/demo/hits", json={"visitor": "visitor-bbbbbbbbbbbb2"})
+    assert again.status_code == 200
+    assert again.get_json()["total"] == 2 and again.get_json()["stale"] is False
