@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from counter.privacy import hit_hash, visitor_hash  # noqa: E402
-from counter.store import Store  # noqa: E402
+from counter.privacy import hit_hash, visitor_hash
+from counter.store import Store
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -74,7 +74,7 @@ def main() -> None:
             print(f"  used_memory growth           {grown / n:8.1f} bytes per visitor")
             print(f"  online/visit sorted set      {seen / n:8.1f} bytes per visitor")
             print(f"  hit ids (kept 24-48 h)       {hits / n:8.1f} bytes per page view")
-            print(f"  today's HyperLogLog          {uniq:8d} bytes in all (the dense form: it grows no further)")
+            print(f"  today's HyperLogLog          {uniq:8d} bytes in all (dense: it grows no further)")
 
             client.flushall()
             start = datetime(2025, 1, 1, 12, tzinfo=ZONE)
