@@ -8,7 +8,7 @@ import os
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, embedded, errors, ops
+from . import api, dashboard, embedded, errors, ops, widget
 from .clock import SystemClock
 from .config import from_env
 from .service import Counter
@@ -32,6 +32,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(widget.bp)
+    app.register_blueprint(dashboard.bp)
     app.after_request(add_headers)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

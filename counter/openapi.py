@@ -109,6 +109,19 @@ def spec() -> dict:
                 "parameters": [SITE_PARAM],
                 "responses": {"200": _json(_ref("Online"), "Live numbers"), **_errors(400, 404, 503)},
             }},
+            "/api/v1/sites/{site}/badge.svg": {"get": {
+                "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
+                "parameters": [
+                    SITE_PARAM,
+                    {"name": "fields", "in": "query", "schema": {"type": "string"},
+                     "description": "some of total, online, today, yesterday, this_week, this_month"},
+                    {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
+                    {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+                ],
+                "responses": {"200": {"description": "The badge",
+                                      "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
+                              **_errors(400, 404, 503)},
+            }},
             "/api/v1/sites/{site}/total": {"put": {
                 "operationId": "setTotal", "summary": "Set the all-time total (admin)",
                 "parameters": [SITE_PARAM], "security": ADMIN,
