@@ -8,9 +8,9 @@ import os
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, dashboard, embedded, errors, ops, widget
+from . import api, dashboard, embedded, errors, metrics, ops, widget
 from .clock import SystemClock
-from .config import from_env
+from .config import ConfigError, from_env
 from .service import Counter
 from .store import Store
 
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)
+    metrics.init_app(app)
     app.after_request(add_headers)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
@@ -48,6 +49,11 @@ def init_counter(app: Flask) -> None:
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
                   new_visit_limit=cfg["NEW_VISIT_LIMIT"])
+    policy = store.eviction_policy()
+    if policy not in (None, "noeviction"):
+        # Evicting keys would drop totals, history or the sets that stop double counting.
+        raise ConfigError(f"REDIS_URL: Redis has maxmemory-policy {policy}, which may evict the "
+                          "counter's keys; set maxmemory-policy noeviction")
     app.extensions["counter"] = Counter(store, cfg["SITES"], cfg["CLOCK"], cfg["ONLINE_WINDOW"])
 
 

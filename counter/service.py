@@ -9,6 +9,7 @@ from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
 from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable
+from .telemetry import HITS
 
 MAX_DAYS = 3700
 
@@ -96,16 +97,23 @@ class Counter:
             ip: str, user_agent: str) -> dict:
         """Record a page view; return the stats with `counted` and `new_visit`."""
         now = self.clock.now()
-        if privacy.is_bot(user_agent):
-            counts = self.store.bot(site.id, site.zone, now)
-            return dict(self._remember(site, counts, now), counted=False, new_visit=False)
-        salt = self.store.salt(local_date(now, site.zone))
-        member = self._member(site, visitor, ip, user_agent, salt)
-        hit_key = privacy.hit_hash(site.id, hit) if hit else ""
-        counts = self.store.hit(site.id, site.zone, now, member,
-                                privacy.client_hash(salt, ip), hit_key)
+        try:
+            if privacy.is_bot(user_agent):
+                counts = self.store.bot(site.id, site.zone, now)
+                HITS.labels(site.id, "bot").inc()
+                return dict(self._remember(site, counts, now), counted=False, new_visit=False)
+            salt = self.store.salt(local_date(now, site.zone))
+            member = self._member(site, visitor, ip, user_agent, salt)
+            hit_key = privacy.hit_hash(site.id, hit) if hit else ""
+            counts = self.store.hit(site.id, site.zone, now, member,
+                                    privacy.client_hash(salt, ip), hit_key)
+        except StoreUnavailable:
+            HITS.labels(site.id, "error").inc()
+            raise
         if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
+            HITS.labels(site.id, "rate_limited").inc()
             raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
+        HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
         return dict(self._remember(site, counts, now),
                     counted=counts.status == OK, new_visit=counts.new_visit)
 

@@ -24,6 +24,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from .clock import local_date, week_days
+from .telemetry import BREAKER, REDIS_ERRORS
 
 # Key templates; `{{{site}}}` renders as the hash tag `{site}`.
 ALL = "{prefix}:{{{site}}}:all"
@@ -163,15 +164,28 @@ class Store:
         After a connection failure the breaker stays open for a moment, so a
         dead Redis costs each request microseconds instead of a timeout.
         """
-        if time.monotonic() < self._open_until:
+        if self.breaker_open:
+            REDIS_ERRORS.inc()
             raise StoreUnavailable("the counter store is unavailable")
         try:
-            return fn(*args)
+            result = fn(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._open_until = time.monotonic() + BREAKER_COOLDOWN
+            BREAKER.set(1)
+            REDIS_ERRORS.inc()
             raise StoreUnavailable(str(exc)) from exc
         except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
             raise StoreUnavailable(str(exc)) from exc
+        if self._open_until:
+            self._open_until = 0.0
+            BREAKER.set(0)
+        return result
+
+    @property
+    def breaker_open(self) -> bool:
+        """Tell whether failed calls keep Redis from being asked right now."""
+        return time.monotonic() < self._open_until
 
     def key(self, template: str, site: str, **parts) -> str:
         """Render a key template for a site."""
@@ -342,14 +356,18 @@ class Store:
         return bool(self._call(self.client.ping))
 
     def eviction_policy(self) -> str | None:
-        """Return Redis's maxmemory-policy, or None where CONFIG is refused."""
+        """Return Redis's maxmemory-policy; None where it cannot be read.
+
+        Asked without the breaker: a Redis that is down at start-up is not a
+        reason to refuse requests once it is back.
+        """
         try:
-            cfg = self._call(self.client.config_get, "maxmemory-policy")
-        except StoreUnavailable:
+            answer = self.client.config_get("maxmemory-policy")
+        except redis.RedisError:
             return None
-        if isinstance(cfg, dict) and "maxmemory-policy" in cfg:
-            return cfg["maxmemory-policy"]
-        return None
+        if "maxmemory-policy" not in answer:  # a cluster answers per node
+            answer = next(iter(answer.values()), {}) if answer else {}
+        return answer.get("maxmemory-policy") if isinstance(answer, dict) else None
 
     def used_memory(self) -> int:
         """Return Redis's used_memory in bytes."""

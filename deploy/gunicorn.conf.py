@@ -1,6 +1,8 @@
 """Gunicorn settings for the counter (override with GUNICORN_CMD_ARGS)."""
 
+import glob
 import os
+import tempfile
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -15,10 +17,24 @@ accesslog = "-"
 # No query strings, no client addresses: portals' visitors are not logged.
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms'
 
+# Every worker writes its metrics here; /metrics adds them up. It must be set
+# before prometheus_client is imported anywhere.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="counter-metrics-"))
+
 
 def on_starting(server):
-    """Start the embedded store once, for every worker, when REDIS_URL is unset."""
+    """Start from empty metrics, and start the embedded store when REDIS_URL is unset."""
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(stale)
     if not os.environ.get("REDIS_URL"):
         from counter import embedded
 
         os.environ["REDIS_URL"] = embedded.start()
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

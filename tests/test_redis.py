@@ -10,6 +10,7 @@ import redis as redis_py
 from conftest import BROWSER_UA, RedisServer, require_redis_server, settings
 
 from counter import create_app
+from counter.config import ConfigError
 from counter.store import Store
 
 pytestmark = pytest.mark.redis
@@ -178,3 +179,15 @@ def test_redis_down_gives_fast_503_and_stale_stats_then_recovers(own_server, clo
     again = c.post("/api/v1/sites/demo/hits", json={"visitor": "visitor-bbbbbbbbbbbb2"})
     assert again.status_code == 200
     assert again.get_json()["total"] == 2 and again.get_json()["stale"] is False
+
+
+def test_refuses_to_start_on_a_redis_that_evicts(tmp_path):
+    require_redis_server()
+    server = RedisServer(tmp_path / "lru", "--maxmemory-policy", "allkeys-lru").start()
+    try:
+        config = settings()
+        config.update(REDIS_URL=server.url)
+        with pytest.raises(ConfigError, match="maxmemory-policy allkeys-lru"):
+            create_app(config)
+    finally:
+        server.stop()

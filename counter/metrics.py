@@ -1,0 +1,64 @@
+"""/metrics: Prometheus text, summed over every gunicorn worker when
+PROMETHEUS_MULTIPROC_DIR is set (deploy/gunicorn.conf.py sets it); without it
+(tests, the development server) the numbers are this process's own."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from .store import StoreUnavailable
+from .telemetry import LATENCY
+
+bp = Blueprint("metrics", __name__)
+
+
+class OnlineCollector:
+    """Read online-now per site at scrape time, from the store."""
+
+    def __init__(self, counter) -> None:
+        """Keep the counter service."""
+        self.counter = counter
+
+    def collect(self):
+        """Yield one gauge sample per site; none when Redis is down."""
+        family = GaugeMetricFamily("counter_online", "Visitors online now", labels=["site"])
+        try:
+            for row in self.counter.overview():
+                family.add_metric([row["site"]], row["online"])
+        except StoreUnavailable:
+            pass
+        yield family
+
+
+@bp.get("/metrics")
+def metrics():
+    """Expose the metrics in Prometheus text format."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    online = CollectorRegistry()
+    online.register(OnlineCollector(current_app.extensions["counter"]))
+    return Response(generate_latest(registry) + generate_latest(online), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    """Time every request and register /metrics."""
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.teardown_request
+    def observe(_exc):
+        started = g.pop("started", None)
+        if started is not None:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)

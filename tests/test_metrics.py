@@ -1,0 +1,48 @@
+"""/metrics: hits by result, latency by endpoint, Redis errors, online by site."""
+
+from __future__ import annotations
+
+from conftest import settings
+from prometheus_client import REGISTRY
+
+from counter import create_app
+
+
+def sample(name: str, **labels) -> float:
+    """Return a sample of this process's registry (0 when absent)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_hits_are_counted_by_result(client, clock):
+    before = {r: sample("counter_hits_total", site="demo", result=r)
+              for r in ("counted", "duplicate", "bot")}
+    client.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16, "hit": "hit-0001"})
+    client.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16, "hit": "hit-0001"})
+    client.post("/api/v1/sites/demo/hits", headers={"User-Agent": "Googlebot/2.1"})
+    for result in before:
+        assert sample("counter_hits_total", site="demo", result=result) == before[result] + 1
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'counter_request_seconds_count{endpoint="/api/v1/sites/<site_id>/hits"}' in text
+    assert 'counter_online{site="demo"} 1.0' in text
+    assert 'counter_online{site="other"} 0.0' in text
+
+
+def test_rate_limited_hits_are_counted(make_app):
+    c = make_app(COUNTER_RATE_LIMIT="2").test_client()
+    c.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"
+    before = sample("counter_hits_total", site="demo", result="rate_limited")
+    statuses = [c.post("/api/v1/sites/demo/hits").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert sample("counter_hits_total", site="demo", result="rate_limited") == before + 1
+
+
+def test_redis_errors_are_counted():
+    config = settings()
+    config.update(REDIS_URL="redis://127.0.0.1:1/0")
+    c = create_app(config).test_client()
+    before = sample("counter_redis_errors_total")
+    response = c.post("/api/v1/sites/demo/hits", headers={"User-Agent": "Mozilla/5.0 Chrome/131"})
+    assert response.status_code == 503
+    assert sample("counter_redis_errors_total") >= before + 1
+    text = c.get("/metrics").get_data(as_text=True)
+    assert "counter_breaker_open 1.0" in text
