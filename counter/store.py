@@ -42,6 +42,7 @@ SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
 TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
 BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
+HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
 
 OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
 
@@ -121,6 +122,11 @@ def _host_port(text: str, default_port: int) -> tuple[str, int]:
     return host or "127.0.0.1", int(port or default_port)
 
 
+def _pairs(flat: list) -> dict:
+    """Turn a flat HGETALL reply from a script into a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
 class Store:
     """The counter's data in Redis, one instance per process."""
 
@@ -138,6 +144,7 @@ class Store:
         self._pid = None
         self._client = None
         self._script = None
+        self._history = None
         self._salts: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._open_until = 0.0
@@ -155,6 +162,7 @@ class Store:
                 if self._pid != os.getpid():
                     self._client = connect(self.url, self.timeout)
                     self._script = self._client.register_script(SCRIPT)
+                    self._history = self._client.register_script(HISTORY)
                     self._salts = {}
                     self._pid = os.getpid()
 
@@ -284,16 +292,11 @@ class Store:
         months = sorted({d.strftime("%Y-%m") for d in days})
         sketched = [d for d in days if 0 <= (today - d).days < UNIQ_DAYS]
 
-        def fetch():
-            pipe = self.client.pipeline(transaction=False)
-            for month in months:
-                pipe.hgetall(self.key(MONTH, site, month=month))
-            for d in sketched:
-                pipe.pfcount(self.key(UNIQ, site, day=d.isoformat()))
-            return pipe.execute()
-
-        answers = self._call(fetch) if days else []
-        by_month = dict(zip(months, answers[: len(months)], strict=True))
+        keys = [self.key(MONTH, site, month=m) for m in months]
+        keys += [self.key(UNIQ, site, day=d.isoformat()) for d in sketched]
+        self._open()
+        answers = self._call(self._history, keys, [len(months)]) if days else []
+        by_month = {m: _pairs(raw) for m, raw in zip(months, answers[: len(months)], strict=True)}
         uniques = dict(zip(sketched, answers[len(months):], strict=True))
         rows = []
         for d in days:

@@ -32,14 +32,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cluster_port() -> int:
+    """Return a free port whose cluster bus port (port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 class RedisServer:
     """A redis-server process of the tests' own, in a temporary directory."""
 
-    def __init__(self, workdir: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
         """Choose a port and remember the extra arguments."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.extra = extra
         self.proc: subprocess.Popen | None = None
 
@@ -89,6 +103,61 @@ def real_redis(tmp_path_factory):
     server.stop()
 
 
+class RedisClusterNodes:
+    """Six redis-server processes joined as 3 masters with a replica each."""
+
+    def __init__(self, workdir: Path) -> None:
+        """Prepare the nodes."""
+        self.nodes = [
+            RedisServer(workdir / f"node{i}", "--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
+                        "--cluster-config-file", "nodes.conf", "--appendonly", "yes",
+                        "--repl-diskless-sync-delay", "0", port=cluster_port())
+            for i in range(6)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Return the redis+cluster:// URL of the service."""
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3])
+
+    def start(self) -> RedisClusterNodes:
+        """Start the nodes, join them, and wait until every slot is served."""
+        for node in self.nodes:
+            node.start()
+        subprocess.run(
+            [shutil.which("redis-cli"), "--cluster", "create",
+             *[f"127.0.0.1:{n.port}" for n in self.nodes], "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        for node in self.nodes:
+            client = redis_py.Redis(port=node.port, decode_responses=True)
+            # Up means every slot served and every replica in sync (so it can take over).
+            while (client.cluster("info").get("cluster_state") != "ok"
+                   or client.info("replication").get("master_link_status", "up") != "up"):
+                assert time.monotonic() < deadline, "the cluster did not come up"
+                time.sleep(0.1)
+        return self
+
+    def client(self) -> redis_py.RedisCluster:
+        """Return a cluster client for looking at keys."""
+        return redis_py.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop(kill=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """Start one Redis Cluster for the session."""
+    require_redis_server()
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def fake_redis_url():
     """Start one fakeredis TCP server for the session."""
@@ -101,23 +170,39 @@ def fake_redis_url():
     server.server_close()
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis)])
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis),
+                        pytest.param("cluster", marks=pytest.mark.redis)])
 def redis_url(request):
-    """Yield an empty store: fakeredis, then a real redis-server."""
-    if request.param == "real":
+    """Yield an empty store: fakeredis, a real redis-server, a Redis Cluster."""
+    if request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+    elif request.param == "real":
         url = request.getfixturevalue("real_redis").url
     else:
         url = request.getfixturevalue("fake_redis_url")
-    client = redis_py.Redis.from_url(url)
-    client.flushall()
-    client.close()
+    flush(url)
     return url
 
 
+def flush(url: str) -> None:
+    """Empty a store, standalone or cluster."""
+    if url.startswith("redis+cluster://"):
+        host, port = url.removeprefix("redis+cluster://").split(",")[0].split(":")
+        client = redis_py.RedisCluster(host=host, port=int(port))
+        client.flushall(target_nodes=redis_py.RedisCluster.PRIMARIES)
+    else:
+        client = redis_py.Redis.from_url(url)
+        client.flushall()
+    client.close()
+
+
 @pytest.fixture
-def redis(redis_url):
+def redis(request, redis_url):
     """Return a plain client on the test's store, for looking at keys."""
-    client = redis_py.Redis.from_url(redis_url, decode_responses=True)
+    if redis_url.startswith("redis+cluster://"):
+        client = request.getfixturevalue("redis_cluster").client()
+    else:
+        client = redis_py.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import redis as redis_py
+from conftest import flush
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +113,7 @@ OPS = st.lists(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_store_matches_the_reference_model(redis_url, ops):
-    redis_py.Redis.from_url(redis_url).flushall()
+    flush(redis_url)
     store = Store(redis_url, online_window=WINDOW, visit_timeout=TIMEOUT,
                   rate_limit=10**6, new_visit_limit=10**6)
     model, t = Model(), START
