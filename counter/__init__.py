@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     init_counter(app)
     errors.init_app(app)
-    app.register_blueprint(api.bp)
+    api.init_app(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)

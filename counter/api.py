@@ -9,6 +9,8 @@ import io
 import json
 import logging
 import re
+import threading
+import time
 from datetime import date
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -21,6 +23,7 @@ from .service import Counter, RateLimited
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger("counter.admin")
 
+ADMIN_STRIKES = 10  # wrong admin tokens per client and minute before 429
 MAX_BODY = 4096
 MAX_PATH = 512
 MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
@@ -123,16 +126,67 @@ def parse_date(text: str | None, name: str) -> date | None:
     raise ApiError(400, "invalid_date", f"`{name}` must be a date as YYYY-MM-DD.")
 
 
-def require_admin() -> None:
-    """Check the bearer token in constant time."""
+class Strikes:
+    """Wrong admin tokens per client address in the current minute, in this process.
+
+    Kept in memory, not in Redis, so that a refused request writes nothing.
+    """
+
+    def __init__(self, limit: int = ADMIN_STRIKES) -> None:
+        """Start a clean minute."""
+        self.limit = limit
+        self.minute = -1
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def _roll(self) -> None:
+        """Forget the previous minute."""
+        minute = int(time.monotonic() // 60)
+        if minute != self.minute:
+            self.minute, self.counts = minute, {}
+
+    def blocked(self, who: str) -> bool:
+        """Tell whether `who` used up its wrong tokens for this minute."""
+        with self.lock:
+            self._roll()
+            return self.counts.get(who, 0) >= self.limit
+
+    def add(self, who: str) -> None:
+        """Remember one wrong token from `who`."""
+        with self.lock:
+            self._roll()
+            self.counts[who] = self.counts.get(who, 0) + 1
+
+
+def require_admin() -> str:
+    """Check the bearer token in constant time; return who asked, for the log."""
     token = current_app.config["ADMIN_TOKEN"]
     if not token:
         raise ApiError(403, "admin_disabled", "Admin calls are off: no admin token is configured.")
+    who = privacy.client_group(request.remote_addr or "")
+    strikes: Strikes = current_app.extensions["admin_strikes"]
+    if strikes.blocked(who):
+        raise ApiError(429, "rate_limited", "Too many wrong admin tokens from this address; wait a minute.",
+                       {"Retry-After": "60"})
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        strikes.add(who)
+        log.warning("admin refused: wrong or missing token from %s", _pseudonym(who))
         raise ApiError(401, "unauthorized", "A valid `Authorization: Bearer <token>` is required.",
                        {"WWW-Authenticate": 'Bearer realm="counter"'})
+    return _pseudonym(who)
+
+
+def _pseudonym(who: str) -> str:
+    """Name a client in the admin log without its address."""
+    return "client-" + hashlib.blake2b(who.encode(), digest_size=6).hexdigest()
+
+
+def init_app(app) -> None:
+    """Register the API and its per-process admin guard."""
+    app.extensions["admin_strikes"] = Strikes()
+    app.register_blueprint(bp)
 
 
 def client() -> tuple[str, str]:
@@ -236,18 +290,18 @@ def sites():
 @bp.put("/sites/<site_id>/total")
 def set_total(site_id: str):
     """Set the all-time total (admin)."""
-    require_admin()
+    who = require_admin()
     site = find_site(site_id)
     total = whole_number(json_body(required=True), "total")
     old = counter().set_total(site, total)
-    log.info("admin set total site=%s old=%d new=%d", site.id, old, total)
+    log.info("admin %s set total site=%s old=%d new=%d", who, site.id, old, total)
     return jsonify(counter().stats(site))
 
 
 @bp.put("/sites/<site_id>/daily/<day>")
 def set_day(site_id: str, day: str):
     """Set one past day's visits and page views (admin)."""
-    require_admin()
+    who = require_admin()
     site = find_site(site_id)
     when = parse_date(day, "date")
     if when > counter().today(site):
@@ -259,6 +313,6 @@ def set_day(site_id: str, day: str):
     visits = whole_number(body, "visits", required=False)
     pageviews = whole_number(body, "pageviews", required=False)
     old, row = counter().set_day(site, when, visits, pageviews)
-    log.info("admin set day site=%s date=%s old=%s new=%s", site.id, when, old,
+    log.info("admin %s set day site=%s date=%s old=%s new=%s", who, site.id, when, old,
              (row.visits, row.pageviews))
     return jsonify(day_row(row))

@@ -128,7 +128,7 @@ def spec() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["total"], "properties": {"total": INT}}}}},
                 "responses": {"200": _json(_ref("Stats"), "The stats after the change"),
-                              **_errors(400, 401, 403, 404, 413, 415, 503)},
+                              **_errors(400, 401, 403, 404, 413, 415, 429, 503)},
             }},
             "/api/v1/sites/{site}/daily/{date}": {"put": {
                 "operationId": "setDay", "summary": "Set one past day (admin); total unchanged",
@@ -138,7 +138,7 @@ def spec() -> dict:
                     "type": "object", "minProperties": 1, "additionalProperties": False,
                     "properties": {"visits": INT, "pageviews": INT}}}}},
                 "responses": {"200": _json(_ref("Day"), "The day after the change"),
-                              **_errors(400, 401, 403, 404, 413, 415, 503)},
+                              **_errors(400, 401, 403, 404, 413, 415, 429, 503)},
             }},
         },
         "components": {
