@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fmt clean
+.PHONY: run test lint fmt bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(BIN)/.installed
 
 fmt: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/.installed  ## load (wrk) and memory benchmarks on their own redis-server
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
