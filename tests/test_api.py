@@ -106,6 +106,16 @@ def test_heartbeat_keeps_online_and_never_counts(client, clock):
     assert stats(client)["online"] == 0
 
 
+def test_heartbeat_of_a_visitor_without_a_page_view_changes_nothing(client, clock):
+    body = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1}).get_json()
+    assert body["online"] == 0
+    hit(client, visitor=V1)
+    clock.advance(1800)  # the visit is over: a heartbeat does not bring it back
+    body = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1}).get_json()
+    assert body["online"] == 0
+    assert hit(client, visitor=V1).get_json()["new_visit"] is True
+
+
 def test_online_counts_distinct_visitors_in_the_window(client, clock):
     hit(client, visitor=V1)
     clock.advance(200)

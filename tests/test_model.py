@@ -49,6 +49,12 @@ class Model:
         if online > self.peak_all[0]:
             self.peak_all = (online, int(t))
 
+    def heartbeat(self, visitor: str, t: float) -> None:
+        """Slide a visitor seen within the visit timeout; ignore anyone else."""
+        last = self.last_seen.get(visitor)
+        if last is not None and t - last < TIMEOUT:
+            self._touch(visitor, t)
+
     def hit(self, visitor: str, hit: str | None, t: float) -> tuple[bool, bool]:
         """Record a page view; return (counted, new_visit)."""
         # A hit id is refused again on its UTC day and the next (so always for 24 h).
@@ -127,7 +133,7 @@ def test_store_matches_the_reference_model(redis_url, ops):
             assert (counts.status == 0, counts.new_visit) == (counted, new)
         elif op == "beat":
             store.heartbeat("demo", ZONE, t, f"v{a}")
-            model._touch(f"v{a}", t)
+            model.heartbeat(f"v{a}", t)
         else:
             store.bot("demo", ZONE, t)
             model.bots[model.day(t)] += 1

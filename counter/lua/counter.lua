@@ -108,9 +108,15 @@ end
 local touched = (mode == 'hit' and status == 0) or mode == 'beat'
 if touched then
   local timeout = tonumber(ARGV[7])
-  -- GT: a late request from a host with a slower clock never moves it back.
-  redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - timeout)
+  -- GT: a late request from a host with a slower clock never moves it back.
+  -- XX for heartbeats: only a page view lets a visitor in, so heartbeats
+  -- with made-up ids cannot pump `online` past the hit rate limits.
+  if mode == 'beat' then
+    redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[8])
+  else
+    redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
+  end
   redis.call('PEXPIRE', KEYS[2], timeout + 60000)
 end
 
