@@ -108,6 +108,12 @@ def portal(service):
                       '<div id="b" data-visit-counter="other" data-lang="en" '
                       'data-fields="today,yesterday,this_week,this_month,total"></div>'
                       f"{script}</body></html>", None),
+        "/blocked.html": ("<!doctype html><html><head><title>Blocked</title><script>"
+                          "Object.defineProperty(window, 'localStorage', {get: function () {"
+                          "throw new DOMException('storage is blocked', 'SecurityError'); }});"
+                          "</script></head><body>"
+                          '<div id="a" data-visit-counter="demo"></div>'
+                          f"{script}</body></html>", None),
         "/strict.html": ("<!doctype html><html><head><title>Strict</title></head><body>"
                          '<div id="a" data-visit-counter="demo" data-lang="en"></div>'
                          f"{script}</body></html>",
@@ -221,6 +227,14 @@ def test_service_down_the_page_still_works_and_shows_the_last_numbers(page, serv
     assert widget_text(page, "#a") == shown
     assert page.text_content("h1") == "Portal"
     assert page.errors == []
+
+
+def test_the_widget_counts_when_storage_is_blocked(page, service, portal):
+    page.goto(f"{portal}/blocked.html")
+    wait_numbers(page)
+    assert widget_text(page, "#a")[0] == ("Tổng số", "1")
+    assert stats(service)["pageviews_today"] == 1
+    assert page.errors == [] and page.failed == []
 
 
 def test_the_widget_works_under_a_strict_csp(page, service, portal):
