@@ -43,6 +43,7 @@ TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
 BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
 HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
+SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
 
 OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
 
@@ -145,6 +146,7 @@ class Store:
         self._client = None
         self._script = None
         self._history = None
+        self._set_day = None
         self._salts: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._open_until = 0.0
@@ -163,6 +165,7 @@ class Store:
                     self._client = connect(self.url, self.timeout)
                     self._script = self._client.register_script(SCRIPT)
                     self._history = self._client.register_script(HISTORY)
+                    self._set_day = self._client.register_script(SET_DAY)
                     self._salts = {}
                     self._pid = os.getpid()
 
@@ -329,17 +332,10 @@ class Store:
                 pageviews: int | None) -> tuple[int, int]:
         """Set one day's visits and/or page views; return the old pair."""
         key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-        fields = {f"{day.day}v": visits, f"{day.day}p": pageviews}
-        fields = {k: v for k, v in fields.items() if v is not None}
-
-        def swap():
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hmget(key, f"{day.day}v", f"{day.day}p")
-            pipe.hset(key, mapping=fields)
-            return pipe.execute()[0]
-
-        old = self._call(swap)
-        return int(old[0] or 0), int(old[1] or 0)
+        args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews]
+        self._open()
+        old = self._call(self._set_day, [key], args)
+        return int(old[0]), int(old[1])
 
     # -- operations -------------------------------------------------------
 

@@ -221,6 +221,16 @@ def test_admin_sets_total_and_a_past_day(client, clock):
     assert body["this_week"] == 1205 and body["this_month"] == 1205
 
 
+def test_setting_a_day_again_keeps_the_month_right(client):
+    hit(client, visitor=V1)
+    for visits in (1203, 1000, 0, 2**53 - 1):
+        r = client.put("/api/v1/sites/demo/daily/2026-11-02", json={"visits": visits}, headers=ADMIN)
+        assert r.get_json()["visits"] == visits
+        assert stats(client)["this_month"] == visits + 1
+    client.put("/api/v1/sites/demo/daily/2026-11-02", json={"pageviews": 7}, headers=ADMIN)
+    assert stats(client)["this_month"] == 2**53  # page views alone leave visits be
+
+
 def test_admin_needs_the_token(make_app):
     closed = make_app().test_client()
     assert closed.put("/api/v1/sites/demo/total", json={"total": 5}).status_code == 403

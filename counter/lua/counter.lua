@@ -5,7 +5,8 @@
 -- KEYS[1]  all       hash: total, peak, peak_at (all-time)
 -- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to visit_timeout)
 -- KEYS[3]  month     hash of the current local month: <day>v visits, <day>p page
---                    views, <day>b bots, <day>o "peak@epoch" peak online
+--                    views, <day>b bots, <day>o "peak@epoch" peak online, and
+--                    mv, the month's visits (kept by this script and set_day.lua)
 -- KEYS[4]  other     hash of the previous month (yesterday and week days in it)
 -- KEYS[5]  uniq      HyperLogLog of today's visitors
 -- write modes only:
@@ -88,6 +89,7 @@ if mode == 'hit' then
       redis.call('EXPIRE', KEYS[11], 7200)
       redis.call('HINCRBY', KEYS[1], 'total', 1)
       redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
+      redis.call('HINCRBY', KEYS[3], 'mv', 1)
     end
     if hit ~= '' then
       redis.call('SADD', KEYS[7], hit)
@@ -121,17 +123,9 @@ if touched then
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
-local month = redis.call('HGETALL', KEYS[3])
-local fields = {}
-local month_visits = 0
-for i = 1, #month, 2 do
-  fields[month[i]] = month[i + 1]
-  if string.sub(month[i], -1) == 'v' then
-    month_visits = month_visits + tonumber(month[i + 1])
-  end
-end
+local day = redis.call('HMGET', KEYS[3], today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv')
 
-local peak_today, peak_today_at = peak_of(fields[today .. 'o'])
+local peak_today, peak_today_at = peak_of(day[4])
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
 local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
 if touched then
@@ -147,14 +141,11 @@ if touched then
 end
 
 local function visits_on(ref)
-  local where, day = string.sub(ref, 1, 1), string.sub(ref, 2)
-  if where == 'c' then
-    return tonumber(fields[day .. 'v'] or '0')
-  end
-  return tonumber(redis.call('HGET', KEYS[4], day .. 'v') or '0')
+  local key = string.sub(ref, 1, 1) == 'c' and KEYS[3] or KEYS[4]
+  return tonumber(redis.call('HGET', key, string.sub(ref, 2) .. 'v') or '0')
 end
 
-local today_visits = tonumber(fields[today .. 'v'] or '0')
+local today_visits = tonumber(day[1] or '0')
 local week = today_visits
 for ref in string.gmatch(ARGV[5], '%S+') do
   week = week + visits_on(ref)
@@ -166,11 +157,11 @@ return {
   today_visits,
   visits_on(ARGV[4]),
   week,
-  month_visits,
+  tonumber(day[5] or '0'),
   online,
-  tonumber(fields[today .. 'p'] or '0'),
+  tonumber(day[2] or '0'),
   redis.call('PFCOUNT', KEYS[5]),
-  tonumber(fields[today .. 'b'] or '0'),
+  tonumber(day[3] or '0'),
   peak_today, peak_today_at,
   peak_all, peak_all_at,
 }
