@@ -367,7 +367,3 @@ class Store:
         if "maxmemory-policy" not in answer:  # a cluster answers per node
             answer = next(iter(answer.values()), {}) if answer else {}
         return answer.get("maxmemory-policy") if isinstance(answer, dict) else None
-
-    def used_memory(self) -> int:
-        """Return Redis's used_memory in bytes."""
-        return int(self._call(self.client.info, "memory")["used_memory"])
