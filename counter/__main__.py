@@ -10,6 +10,7 @@ import time
 from datetime import date
 
 from .config import ConfigError
+from .service import BadRange
 from .store import StoreUnavailable
 
 COLUMNS = ("date", "visits", "pageviews", "unique_visitors", "peak_online")
@@ -90,8 +91,8 @@ def cmd_export_daily(counter, args) -> int:
     """Write daily history as CSV to standard output."""
     try:
         days = counter.daily(_site(counter, args.site), args.start, args.end)
-    except ValueError as exc:
-        raise SystemExit(f"error: {str(exc).replace('_', ' ')}") from None
+    except BadRange as exc:
+        raise SystemExit(f"error: {exc}") from None
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(COLUMNS)
     for d in days:

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from . import privacy
 from .config import SITE_ID, Site
 from .errors import ApiError
-from .service import Counter, RateLimited
+from .service import BadRange, Counter, RateLimited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger("counter.admin")
@@ -252,10 +252,8 @@ def daily(site_id: str):
         raise ApiError(400, "invalid_format", "`format` must be json or csv.")
     try:
         rows = counter().daily(site, start, end)
-    except ValueError as exc:
-        if str(exc) == "from_after_to":
-            raise ApiError(400, "invalid_range", "`from` must not be after `to`.") from None
-        raise ApiError(400, "range_too_large", "Ask for at most 3700 days at once.") from None
+    except BadRange as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
     wants_csv = fmt == "csv" or (fmt is None and request.accept_mimetypes.best_match(
         ["application/json", "text/csv"]) == "text/csv" and "text/csv" in request.accept_mimetypes)
     if wants_csv:

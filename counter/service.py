@@ -14,6 +14,15 @@ from .telemetry import HITS
 MAX_DAYS = 3700
 
 
+class BadRange(ValueError):
+    """A daily range the service will not read; `code` names it for the API."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """Keep the snake_case code and the sentence."""
+        super().__init__(message)
+        self.code = code
+
+
 class RateLimited(Exception):
     """A client went over one of its limits; nothing was counted."""
 
@@ -73,9 +82,9 @@ class Counter:
         end = end or (today if start is None else max(today, start))
         start = start or end - timedelta(days=29)
         if start > end:
-            raise ValueError("from_after_to")
+            raise BadRange("invalid_range", "`from` must not be after `to`.")
         if (end - start).days + 1 > MAX_DAYS:
-            raise ValueError("range_too_large")
+            raise BadRange("range_too_large", f"Ask for at most {MAX_DAYS} days at once.")
         return self.store.daily(site.id, start, end, today)
 
     def overview(self) -> list[dict]:

@@ -237,7 +237,7 @@ class Store:
         return counts
 
     def _write_keys(self, site: str, now: float, client: str) -> list[str]:
-        """Return the keys that a hit or heartbeat may write, beyond the read set."""
+        """Return the keys that a hit may write, beyond the read set."""
         minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
         return [
             self.key(MINUTES, site, hour=hour),
@@ -258,8 +258,7 @@ class Store:
 
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
         """Keep `visitor` online without counting anything."""
-        args = [self.visit_timeout * 1000, visitor, "", 0, 0, 0]
-        return self._run("beat", site, zone, now, (self._write_keys(site, now, "-"), args))
+        return self._run("beat", site, zone, now, ([], [self.visit_timeout * 1000, visitor]))
 
     def bot(self, site: str, zone: ZoneInfo, now: float) -> Counts:
         """Tally a bot's request for today."""

@@ -59,7 +59,9 @@ def test_make_run_counts_on_a_durable_shared_store(tmp_path):
         totals = [post_hit(port, f"visitor-{i:016d}")["total"] for i in range(20)]
         assert totals == list(range(1, 21))  # both workers count on the one store
         for _ in range(4):  # whichever worker answers, it sums over both
-            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            response = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            assert "/" not in response.headers.get("Server", "")  # no version banner
+            text = response.read().decode()
             assert 'counter_hits_total{result="counted",site="demo"} 20.0' in text
             assert 'counter_online{site="demo"} 20.0' in text
     finally:

@@ -9,7 +9,7 @@
 --                    mv, the month's visits (kept by this script and set_day.lua)
 -- KEYS[4]  other     hash of the previous month (yesterday and week days in it)
 -- KEYS[5]  uniq      HyperLogLog of today's visitors
--- write modes only:
+-- hit only:
 -- KEYS[6]  minute    hash of page views per minute in the current UTC hour
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
@@ -24,9 +24,10 @@
 -- ARGV[4]  yesterday: "c<day>" in the current month or "o<day>" in the other
 -- ARGV[5]  the other days of this ISO week, same notation, space separated
 -- ARGV[6]  online window, ms
--- write modes only:
+-- hit and beat:
 -- ARGV[7]  visit timeout, ms
 -- ARGV[8]  visitor hash
+-- hit only:
 -- ARGV[9]  hit id hash, or ""
 -- ARGV[10] minute of the hour, "0".."59"
 -- ARGV[11] accepted hits per client per minute
