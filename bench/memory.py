@@ -1,20 +1,31 @@
 """Measure what a site costs in Redis: per active visitor and per day of history.
 
-Starts its own redis-server in a temporary directory, drives the store with a
-controlled clock, and prints MEMORY USAGE of each kind of key.
+Starts its own redis-server in a temporary directory and drives the store's
+hit script with a controlled clock, pipelined so that a million page views
+take a minute or two rather than an hour:
 
-    python bench/memory.py [--visitors 50000] [--days 365]
+1. 1,000,000 page views (each with a hit id) from 200,000 visitors over 30
+   simulated days: Redis `used_memory` growth, before and after dropping the
+   keys whose TTL would have run out by the last simulated day (the run takes
+   minutes of real time, so Redis's own expiry cannot do it), and what a day
+   of history costs.
+2. A burst of 50,000 distinct visitors inside one visit window: bytes per
+   active visitor, and per page view for the hit ids.
+
+    python bench/memory.py [--pageviews 1000000] [--visitors 200000] [--days 30] [--active 50000]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,14 +36,16 @@ from counter.privacy import hit_hash, visitor_hash
 from counter.store import Store
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+SITE = "demo"
 
 
 def start_redis(workdir: str) -> tuple[subprocess.Popen, int]:
     """Start a throwaway redis-server; return it and its port."""
-    port = 6390 + int(time.time()) % 500
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", workdir],
-                            stdout=subprocess.DEVNULL)
+                             "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL)
     client = redis.Redis(port=port)
     for _ in range(100):
         try:
@@ -43,51 +56,92 @@ def start_redis(workdir: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("redis-server did not start")
 
 
-def usage(client: redis.Redis, pattern: str) -> int:
-    """Sum MEMORY USAGE over the keys matching `pattern`."""
-    return sum(client.memory_usage(k, samples=0) or 0 for k in client.scan_iter(pattern))
+def used(client: redis.Redis) -> int:
+    """Return Redis's used_memory."""
+    return int(client.info("memory")["used_memory"])
+
+
+def usage(client: redis.Redis, pattern: str) -> tuple[int, int]:
+    """Return the summed MEMORY USAGE and the number of keys matching `pattern`."""
+    keys = list(client.scan_iter(pattern, count=1000))
+    return sum(client.memory_usage(k, samples=0) or 0 for k in keys), len(keys)
+
+
+def expire_by_clock(client: redis.Redis, now: float) -> None:
+    """Delete the short-lived keys whose TTL would have run out by `now` (simulated)."""
+    day, hour = int(now // 86400), int(now // 3600)
+    for key in client.scan_iter(f"vc:{{{SITE}}}:*", count=1000):
+        kind, _, stamp = key.decode().rpartition(":")
+        if (":hits" in kind and int(stamp) < day - 1) or (":min" in kind and int(stamp) < hour - 1) \
+                or ":rl:" in kind or ":nv:" in kind:
+            client.delete(key)
+
+
+def month(args, store: Store, client: redis.Redis) -> None:
+    """Part 1: the issue's month of traffic."""
+    rng = random.Random(1)
+    start = datetime(2026, 11, 1, tzinfo=ZONE).timestamp()
+    step = args.days * 86400 / args.pageviews
+    ids = [visitor_hash(SITE, f"visitor-{i:016d}") for i in range(args.visitors)]
+    views = ((start + i * step, ids[rng.randrange(args.visitors)], "client", hit_hash(SITE, f"hit-{i:016d}"))
+             for i in range(args.pageviews))
+    before = used(client)
+    began = time.monotonic()
+    counted = store.hit_many(SITE, ZONE, views)
+    took = time.monotonic() - began
+    grown = used(client) - before
+    end = start + args.pageviews * step
+    expire_by_clock(client, end)
+    kept = used(client) - before
+    history, _ = usage(client, f"vc:{{{SITE}}}:m:*")
+    sketches, days = usage(client, f"vc:{{{SITE}}}:u:*")
+    hits, _ = usage(client, f"vc:{{{SITE}}}:hits:*")
+    seen, _ = usage(client, f"vc:{{{SITE}}}:seen")
+    print(f"{args.pageviews:,} page views from {args.visitors:,} visitors over {args.days} days "
+          f"({counted:,} counted, {args.pageviews / took:,.0f} script calls/s pipelined)")
+    print(f"  used_memory growth                {grown:12,d} bytes")
+    print(f"  ... after the expired keys go     {kept:12,d} bytes")
+    print(f"  daily numbers (month hashes)      {history / args.days:12,.1f} B per day, kept for ever")
+    print(f"  daily HyperLogLogs                {sketches / max(days, 1):12,.1f} B per day, kept 400 days")
+    print(f"  hit ids of the last two days      {hits:12,d} bytes")
+    print(f"  online/visit sorted set           {seen:12,d} bytes")
+
+
+def burst(args, store: Store, client: redis.Redis) -> None:
+    """Part 2: many distinct visitors inside one visit window."""
+    client.flushall()
+    t = datetime(2026, 11, 25, 9, tzinfo=ZONE).timestamp()
+    n = args.active
+    before = used(client)
+    store.hit_many(SITE, ZONE, ((t + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"), "client", "")
+                                for i in range(n)))
+    visitors = used(client) - before
+    seen, _ = usage(client, f"vc:{{{SITE}}}:seen")
+    before = used(client)
+    store.hit_many(SITE, ZONE, ((t + 600 + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"), "client",
+                                 hit_hash(SITE, f"burst-hit-{i:016d}")) for i in range(n)))
+    hits = used(client) - before
+    print(f"{n:,} visitors active within the visit window")
+    print(f"  used_memory growth                {visitors / n:12,.1f} bytes per visitor")
+    print(f"  ... of it the online/visit set    {seen / n:12,.1f} bytes per visitor")
+    print(f"  hit ids (kept 24-48 h)            {hits / n:12,.1f} bytes per page view")
 
 
 def main() -> None:
-    """Run the measurement and print a table."""
+    """Run both parts and print what they measured."""
     p = argparse.ArgumentParser()
-    p.add_argument("--visitors", type=int, default=50_000)
-    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--pageviews", type=int, default=1_000_000)
+    p.add_argument("--visitors", type=int, default=200_000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--active", type=int, default=50_000)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_redis(tmp)
         try:
-            url = f"redis://127.0.0.1:{port}/0"
             client = redis.Redis(port=port)
-            store = Store(url, rate_limit=10**9, new_visit_limit=10**9)
-            t = datetime(2026, 11, 25, 9, tzinfo=ZONE).timestamp()
-            before = int(client.info("memory")["used_memory"])
-            for i in range(args.visitors):
-                store.hit("demo", ZONE, t + i * 0.01, visitor_hash("demo", f"visitor-{i:016d}"),
-                          "client", hit_hash("demo", f"hit-{i:012d}"))
-            grown = int(client.info("memory")["used_memory"]) - before
-            n = args.visitors
-            seen = usage(client, "vc:{demo}:seen")
-            hits = usage(client, "vc:{demo}:hits:*")
-            uniq = usage(client, "vc:{demo}:u:*")
-            print(f"{n} visitors active within the visit window (one page view each, with hit ids)")
-            print(f"  used_memory growth           {grown / n:8.1f} bytes per visitor")
-            print(f"  online/visit sorted set      {seen / n:8.1f} bytes per visitor")
-            print(f"  hit ids (kept 24-48 h)       {hits / n:8.1f} bytes per page view")
-            print(f"  today's HyperLogLog          {uniq:8d} bytes in all (dense: it grows no further)")
-
-            client.flushall()
-            start = datetime(2025, 1, 1, 12, tzinfo=ZONE)
-            for d in range(args.days):
-                day = (start + timedelta(days=d)).timestamp()
-                for v in range(3):
-                    store.hit("demo", ZONE, day + v, visitor_hash("demo", f"v-{d}-{v:012d}"), "client")
-                store.bot("demo", ZONE, day)
-            months = usage(client, "vc:{demo}:m:*")
-            uniq = usage(client, "vc:{demo}:u:*")
-            print(f"{args.days} days of history (3 visits, 3 page views, 1 bot, a peak each day)")
-            print(f"  daily numbers (month hashes) {months / args.days:8.1f} bytes per day, kept for ever")
-            print(f"  daily HyperLogLogs           {uniq / args.days:8.1f} bytes per day, kept {400} days")
+            store = Store(f"redis://127.0.0.1:{port}/0", rate_limit=10**9, new_visit_limit=10**9)
+            month(args, store, client)
+            burst(args, store, client)
         finally:
             proc.terminate()
             proc.wait()

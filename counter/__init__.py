@@ -54,7 +54,8 @@ def init_counter(app: Flask) -> None:
         # Evicting keys would drop totals, history or the sets that stop double counting.
         raise ConfigError(f"REDIS_URL: Redis has maxmemory-policy {policy}, which may evict the "
                           "counter's keys; set maxmemory-policy noeviction")
-    app.extensions["counter"] = Counter(store, cfg["SITES"], cfg["CLOCK"], cfg["ONLINE_WINDOW"])
+    app.extensions["counter"] = Counter(store, cfg["SITES"], cfg["CLOCK"], cfg["ONLINE_WINDOW"],
+                                        cfg["STATS_CACHE_MS"] / 1000)
 
 
 def add_headers(response):

@@ -233,8 +233,9 @@ def stats(site_id: str):
     """Return the stats object, with an ETag over the numbers."""
     site = find_site(site_id)
     body = counter().stats(site)
-    numbers = {k: v for k, v in body.items() if k not in ("as_of", "stale")}
-    etag = hashlib.sha1(json.dumps(numbers, sort_keys=True).encode()).hexdigest()[:20]
+    # The numbers' repr is stable (fixed key order) and far cheaper than a second JSON dump.
+    numbers = repr([v for k, v in body.items() if k not in ("as_of", "stale")])
+    etag = hashlib.blake2b(numbers.encode(), digest_size=10).hexdigest()
     response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=5"

@@ -31,8 +31,8 @@ class Site:
         return ZoneInfo(self.timezone)
 
 
-def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
-    """Read a whole number of at least `minimum` from `env[name]`."""
+def _int(env: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    """Read a whole number from `minimum` to `maximum` from `env[name]`."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -42,6 +42,8 @@ def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
@@ -125,4 +127,6 @@ def from_env(env: dict) -> dict:
         "TRUSTED_PROXIES": _int(env, "COUNTER_TRUSTED_PROXIES", 0, 0),
         "ADMIN_TOKEN": env.get("COUNTER_ADMIN_TOKEN") or None,
         "KEY_PREFIX": prefix,
+        # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
+        "STATS_CACHE_MS": _int(env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
     }

@@ -36,25 +36,30 @@ class RateLimited(Exception):
 class Counter:
     """Counting, reading and administering sites on one store."""
 
-    def __init__(self, store: Store, sites: dict[str, Site], clock, online_window: int) -> None:
+    def __init__(self, store: Store, sites: dict[str, Site], clock, online_window: int,
+                 cache_seconds: float = 0) -> None:
         """Wire the store, the configured sites and the clock together."""
         self.store = store
         self.sites = sites
         self.clock = clock
         self.online_window = online_window
-        self._last: dict[str, dict] = {}  # last stats seen per site, for `stale`
+        self.cache_seconds = cache_seconds
+        # The last stats seen per site and when: for `stale`, and as the cache.
+        self._last: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------
 
     def stats(self, site: Site) -> dict:
-        """Return the stats object, or the last one seen marked stale."""
+        """Return the stats object: fresh, cached (when the cache is on) or the last seen, stale."""
         now = self.clock.now()
+        with self._lock:
+            seen_at, last = self._last.get(site.id, (None, None))
+        if last is not None and 0 <= now - seen_at < self.cache_seconds:
+            return last
         try:
             counts = self.store.read(site.id, site.zone, now)
         except StoreUnavailable:
-            with self._lock:
-                last = self._last.get(site.id)
             if last is None:
                 raise
             return dict(last, stale=True)
@@ -137,15 +142,23 @@ class Counter:
 
     def set_total(self, site: Site, total: int) -> int:
         """Set the all-time total; return the old one."""
-        return self.store.set_total(site.id, total)
+        old = self.store.set_total(site.id, total)
+        self._forget(site)
+        return old
 
     def set_day(self, site: Site, day: date, visits: int | None,
                 pageviews: int | None) -> tuple[tuple[int, int], Day]:
         """Set a day's history; return the old (visits, page views) and the new row."""
         old = self.store.set_day(site.id, day, visits, pageviews)
+        self._forget(site)
         return old, self.store.daily(site.id, day, day, self.today(site))[0]
 
     # -- helpers ----------------------------------------------------------
+
+    def _forget(self, site: Site) -> None:
+        """Drop the cached stats of `site` after an admin change, so the next read is fresh."""
+        with self._lock:
+            self._last.pop(site.id, None)
 
     @staticmethod
     def _member(site: Site, visitor: str | None, ip: str, user_agent: str, salt: bytes) -> str:
@@ -182,5 +195,5 @@ class Counter:
             "stale": False,
         }
         with self._lock:
-            self._last[site.id] = stats
+            self._last[site.id] = (now, stats)
         return stats

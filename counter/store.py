@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from importlib import resources
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -128,6 +129,28 @@ def _pairs(flat: list) -> dict:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+@lru_cache(maxsize=4096)
+def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tuple]:
+    """Return the script's read keys and date arguments for `site` on `today`.
+
+    They change once a day, so they are built once a day and not per request.
+    """
+    yesterday = today - timedelta(days=1)
+    other = today.replace(day=1) - timedelta(days=1)  # the previous month
+
+    def ref(day: date) -> str:
+        return ("c" if day.month == today.month else "o") + str(day.day)
+
+    keys = (
+        ALL.format(prefix=prefix, site=site),
+        SEEN.format(prefix=prefix, site=site),
+        MONTH.format(prefix=prefix, site=site, month=today.strftime("%Y-%m")),
+        MONTH.format(prefix=prefix, site=site, month=other.strftime("%Y-%m")),
+        UNIQ.format(prefix=prefix, site=site, day=today.isoformat()),
+    )
+    return keys, (today.day, ref(yesterday), " ".join(ref(d) for d in week_days(today)[:-1]))
+
+
 class Store:
     """The counter's data in Redis, one instance per process."""
 
@@ -204,30 +227,15 @@ class Store:
 
     # -- counting ---------------------------------------------------------
 
-    def _run(self, mode: str, site: str, zone: ZoneInfo, now: float,
-             writes: tuple[list, list] = ((), ())) -> Counts:
-        """Call the script for `site` at `now` and unpack its answer."""
-        today = local_date(now, zone)
-        yesterday = today - timedelta(days=1)
-        other = today.replace(day=1) - timedelta(days=1)  # the previous month
+    def _script_args(self, mode: str, site: str, zone: ZoneInfo, now: float,
+                     writes: tuple[list, list] = ((), ())) -> tuple[list, list]:
+        """Return the counter script's keys and arguments for `site` at `now`."""
+        keys, day_args = _day_parts(self.prefix, site, local_date(now, zone))
+        return ([*keys, *writes[0]],
+                [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1]])
 
-        def ref(day: date) -> str:
-            return ("c" if day.month == today.month else "o") + str(day.day)
-
-        keys = [
-            self.key(ALL, site),
-            self.key(SEEN, site),
-            self.key(MONTH, site, month=today.strftime("%Y-%m")),
-            self.key(MONTH, site, month=other.strftime("%Y-%m")),
-            self.key(UNIQ, site, day=today.isoformat()),
-            *writes[0],
-        ]
-        args = [
-            mode, int(now * 1000), today.day, ref(yesterday),
-            " ".join(ref(d) for d in week_days(today)[:-1]),
-            self.online_window * 1000,
-            *writes[1],
-        ]
+    def _run(self, keys: list, args: list) -> Counts:
+        """Call the counter script once and unpack its answer."""
         self._open()
         raw = self._call(self._script, keys, args)
         if raw[0] in (RATE_LIMITED, NEW_VISIT_LIMITED):
@@ -249,24 +257,44 @@ class Store:
             self.key(NEW_VISITS, site, client=client, hour=hour - 1),
         ]
 
+    def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
+                  client: str, hit: str = "") -> tuple[list, list]:
+        """Return the script's keys and arguments for a page view."""
+        args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
+                self.rate_limit, self.new_visit_limit]
+        return self._script_args("hit", site, zone, now, (self._write_keys(site, now, client), args))
+
     def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
             client: str, hit: str = "") -> Counts:
         """Record a page view by `visitor` (a hash) from `client` (a hash)."""
-        args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
-                self.rate_limit, self.new_visit_limit]
-        return self._run("hit", site, zone, now, (self._write_keys(site, now, client), args))
+        return self._run(*self._hit_args(site, zone, now, visitor, client, hit))
+
+    def hit_many(self, site: str, zone: ZoneInfo, views, batch: int = 1000) -> int:
+        """Record (time, visitor, client, hit) page views in pipelines; return how many counted.
+
+        For bulk loads such as the memory benchmark: one round trip per batch.
+        """
+        self._open()
+        counted = 0
+        pipe = self.client.pipeline(transaction=False)
+        for n, (now, visitor, client, hit) in enumerate(views, 1):
+            self._script(*self._hit_args(site, zone, now, visitor, client, hit), client=pipe)
+            if n % batch == 0:
+                counted += sum(r[0] == OK for r in self._call(pipe.execute))
+        return counted + sum(r[0] == OK for r in self._call(pipe.execute))
 
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
         """Keep `visitor` online without counting anything."""
-        return self._run("beat", site, zone, now, ([], [self.visit_timeout * 1000, visitor]))
+        return self._run(*self._script_args("beat", site, zone, now,
+                                            ([], [self.visit_timeout * 1000, visitor])))
 
     def bot(self, site: str, zone: ZoneInfo, now: float) -> Counts:
         """Tally a bot's request for today."""
-        return self._run("bot", site, zone, now)
+        return self._run(*self._script_args("bot", site, zone, now))
 
     def read(self, site: str, zone: ZoneInfo, now: float) -> Counts:
         """Return the counts of `site` without changing anything."""
-        return self._run("read", site, zone, now)
+        return self._run(*self._script_args("read", site, zone, now))
 
     # -- history and live detail ------------------------------------------
 

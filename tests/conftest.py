@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis as redis_py
 from fakeredis import TcpFakeServer
+from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 
 from counter import create_app
 from counter.clock import FixedClock
@@ -158,11 +159,34 @@ def redis_cluster(tmp_path_factory):
     cluster.stop()
 
 
+class ErrorRepliesKeepTheConnection(TCPFakeRequestHandler):
+    """Answer an error reply and keep the connection open, as Redis does.
+
+    fakeredis's TCP server closes a connection after any error reply, so the
+    NOSCRIPT that redis-py answers with SCRIPT LOAD on the same connection
+    (the first call of a script) turned into "Connection closed by server".
+    """
+
+    def setup(self) -> None:
+        """Make the fake client return errors as replies instead of raising them."""
+        super().setup()
+        read = self.current_client.read_response
+
+        def read_response(*args, **kwargs):
+            try:
+                return read(*args, **kwargs)
+            except redis_py.ResponseError as exc:
+                return exc
+
+        self.current_client.read_response = read_response
+
+
 @pytest.fixture(scope="session")
 def fake_redis_url():
     """Start one fakeredis TCP server for the session."""
     port = free_port()
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.RequestHandlerClass = ErrorRepliesKeepTheConnection
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"redis://127.0.0.1:{port}/0"

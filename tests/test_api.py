@@ -144,6 +144,44 @@ def test_stats_never_counts_and_supports_etag(client):
     assert changed.status_code == 200
 
 
+def browser(app):
+    """Return a test client of `app` that looks like a desktop browser."""
+    c = app.test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
+    return c
+
+
+def test_without_the_cache_a_hit_through_another_worker_shows_at_once(make_app):
+    reader, writer = browser(make_app()), browser(make_app())
+    assert stats(reader)["today"] == 0
+    hit(writer, visitor=V1)
+    assert stats(reader)["today"] == 1
+
+
+def test_the_stats_cache_keeps_other_workers_numbers_for_its_ttl_only(make_app, clock):
+    reader = browser(make_app(COUNTER_STATS_CACHE_MS="1000"))
+    writer = browser(make_app(COUNTER_STATS_CACHE_MS="1000"))
+    assert stats(reader)["today"] == 0
+    hit(writer, visitor=V1)
+    assert stats(reader)["today"] == 0  # within the TTL: this worker's cached read
+    clock.advance(0.999)
+    assert stats(reader)["today"] == 0
+    clock.advance(0.001)
+    assert stats(reader)["today"] == 1
+
+
+def test_the_stats_cache_shows_this_workers_own_writes_at_once(make_app, clock):
+    c = browser(make_app(COUNTER_STATS_CACHE_MS="5000", COUNTER_ADMIN_TOKEN="s3cret-token"))
+    assert stats(c)["today"] == 0
+    hit(c, visitor=V1)
+    assert stats(c)["today"] == 1
+    assert c.put("/api/v1/sites/demo/total", json={"total": 500}, headers=ADMIN).get_json()["total"] == 500
+    assert stats(c)["total"] == 500
+    assert c.put("/api/v1/sites/demo/daily/2026-11-25", json={"visits": 9},
+                 headers=ADMIN).status_code == 200
+    assert stats(c)["today"] == 9
+
+
 def test_sites_list(client):
     hit(client, visitor=V1)
     body = client.get("/api/v1/sites").get_json()

@@ -14,6 +14,7 @@ def test_defaults():
     assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
+    assert cfg["STATS_CACHE_MS"] == 0
 
 
 def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
@@ -34,6 +35,7 @@ def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
 @pytest.mark.parametrize(("env", "names"), [
     ({"COUNTER_TIMEZONE": "Mars/Olympus"}, "COUNTER_TIMEZONE"),
     ({"COUNTER_ONLINE_WINDOW": "five"}, "COUNTER_ONLINE_WINDOW"),
+    ({"COUNTER_STATS_CACHE_MS": "5001"}, "COUNTER_STATS_CACHE_MS"),
     ({"COUNTER_VISIT_TIMEOUT": "0"}, "COUNTER_VISIT_TIMEOUT"),
     ({"COUNTER_RATE_LIMIT": "-1"}, "COUNTER_RATE_LIMIT"),
     ({"COUNTER_NEW_VISIT_LIMIT": "1.5"}, "COUNTER_NEW_VISIT_LIMIT"),

@@ -1,17 +1,33 @@
 -- POST /hits with a new visitor on every request.
+-- wrk.format's header table replaces wrk.headers (and with it the -H
+-- User-Agent, which would make every hit a bot's), so add to wrk.headers.
 local n = 0
-local prefix = ""
+local threads = 0
 
+-- setup runs once per thread in the main state: number the threads there,
+-- and add the time so that runs do not repeat the previous run's visitors.
 function setup(thread)
-  thread:set("prefix", "t" .. tostring(thread.id or math.random(1e9)))
+  threads = threads + 1
+  thread:set("prefix", string.format("%d-%d", os.time(), threads))
 end
 
 function init(args)
-  prefix = (prefix ~= "" and prefix or "t") .. "-" .. tostring(math.random(1e9))
+  wrk.headers["Content-Type"] = "application/json"
+  math.randomseed(os.time() + tonumber(string.match(prefix, "(%d+)$")))
+end
+
+-- With BENCH_DELAY_MS set, each connection waits a random, exponentially
+-- distributed time of that mean before each request: paced, Poisson-like
+-- arrivals instead of a saturating loop, for latency at a fixed rate.
+local mean = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if mean then
+  function delay()
+    return -mean * math.log(1 - math.random())
+  end
 end
 
 function request()
   n = n + 1
   local body = string.format('{"visitor":"bench-%s-%012d"}', prefix, n)
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", nil, nil, body)
 end
