@@ -5,13 +5,14 @@ import os
 import tempfile
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
-# Measured with `make bench` (README "Performance"): a hit spends most of its
-# time waiting for Redis, so threads that overlap those waits beat more
-# processes: 2 gthread workers x 4 threads serve hits at 0.90 of the no-op,
-# 4 sync workers at 0.51.
+# Chosen with `make bench` (README "Performance"): gevent workers serve more
+# hits than gthread or sync on two cores and hold the p99 of paced hits
+# lowest (one thread per worker: no GIL hand-offs between request threads).
+# Each worker keeps at most `worker_connections` requests, and so Redis
+# connections, open at once.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("COUNTER_THREADS", "4"))
+worker_class = "gevent"
+worker_connections = int(os.environ.get("COUNTER_CONNECTIONS", "100"))
 # Redis calls time out after 0.5 s, so a request never comes near this.
 timeout = 30
 graceful_timeout = 20
