@@ -2,6 +2,7 @@
 
 import glob
 import os
+import signal
 import tempfile
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
@@ -37,6 +38,18 @@ def on_starting(server):
         from counter import embedded
 
         os.environ["REDIS_URL"] = embedded.start()
+
+
+def post_fork(server, worker):
+    """Let a stop signal end a worker that is still booting.
+
+    Until the worker installs its own handlers, it runs the master's copies,
+    which only queue the signal for a master that is not there: a worker
+    stopped while it booted would then serve on until graceful_timeout.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def child_exit(server, worker):

@@ -191,3 +191,18 @@ def test_refuses_to_start_on_a_redis_that_evicts(tmp_path):
             create_app(config)
     finally:
         server.stop()
+
+
+def test_bulk_hits_count_as_single_hits_do(real, real_redis, clock):
+    zone = settings()["SITES"]["demo"].zone
+    t = clock.now()
+    views = [(t, "v1", "c", "hit-00000001"), (t + 1, "v2", "c", ""), (t + 2, "v1", "c", "hit-00000001"),
+             (t + 3, "v1", "c", "hit-00000002"), (t + 4000, "v1", "c", "")]
+    bulk = Store(real_redis.url, prefix="bulk")
+    assert bulk.hit_many("demo", zone, views, batch=2) == 4  # one repeated hit id
+    single = Store(real_redis.url, prefix="single")
+    for now, visitor, client, hit in views:
+        single.hit("demo", zone, now, visitor, client, hit)
+    at = t + 4000
+    assert bulk.read("demo", zone, at) == single.read("demo", zone, at)
+    assert (single.read("demo", zone, at).today, single.read("demo", zone, at).pageviews_today) == (3, 4)
