@@ -6,8 +6,8 @@ the median requests/s, its p99, and the median of its ratios to the no-op
 (GET /healthz, same app, same config) of the same round. Then it paces new
 visitors' hits at half the measured maximum (exponential gaps per connection)
 and prints that run's p99. It checks that the hits were counted as meant:
-as people (not bots), and every "new" visitor a new visit. About two and a
-half minutes with the defaults.
+as people (not bots), and every "new" visitor a new visit. About a minute and
+a half with the defaults.
 
     python bench/load.py [--rounds 3] [--seconds 5] [--connections 16]
     GUNICORN_CMD_ARGS="--worker-class sync" WEB_CONCURRENCY=4 python bench/load.py
