@@ -242,6 +242,13 @@ def settings(**env: str) -> dict:
     return from_env({"COUNTER_SITES": "demo,other", **env})
 
 
+def browser(app, ip: str = "198.51.100.7"):
+    """Return a desktop-browser test client of `app` from `ip`."""
+    c = app.test_client()
+    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR=ip)
+    return c
+
+
 @pytest.fixture
 def make_app(redis_url, clock):
     """Return a factory of apps on the test's store with extra environment."""
@@ -263,9 +270,7 @@ def app(make_app):
 @pytest.fixture
 def client(app):
     """Return a test client that looks like a desktop browser."""
-    c = app.test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
-    return c
+    return browser(app)
 
 
 @pytest.fixture

@@ -6,18 +6,11 @@ import logging
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, settings
+from conftest import browser, settings
 
 from counter import create_app
 
 ADMIN = {"Authorization": "Bearer s3cret-token"}
-
-
-def browser(app, ip: str = "198.51.100.7"):
-    """Return a desktop-browser test client from `ip`."""
-    c = app.test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR=ip)
-    return c
 
 
 def hit(c, visitor: str | None = None, **kw):

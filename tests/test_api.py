@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from conftest import BROWSER_UA
+from conftest import BROWSER_UA, browser
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
@@ -142,13 +142,6 @@ def test_stats_never_counts_and_supports_etag(client):
     hit(client, visitor=V2)
     changed = client.get("/api/v1/sites/demo/stats", headers={"If-None-Match": etag})
     assert changed.status_code == 200
-
-
-def browser(app):
-    """Return a test client of `app` that looks like a desktop browser."""
-    c = app.test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
-    return c
 
 
 def test_without_the_cache_a_hit_through_another_worker_shows_at_once(make_app):
