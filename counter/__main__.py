@@ -10,10 +10,9 @@ import time
 from datetime import date
 
 from .config import ConfigError
+from .formats import write_daily_csv
 from .service import BadRange
 from .store import StoreUnavailable
-
-COLUMNS = ("date", "visits", "pageviews", "unique_visitors", "peak_online")
 
 
 def _counter():
@@ -93,10 +92,7 @@ def cmd_export_daily(counter, args) -> int:
         days = counter.daily(_site(counter, args.site), args.start, args.end)
     except BadRange as exc:
         raise SystemExit(f"error: {exc}") from None
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for d in days:
-        writer.writerow((d.date.isoformat(), d.visits, d.pageviews, d.unique_visitors, d.peak_online))
+    write_daily_csv(days, sys.stdout)
     return 0
 
 

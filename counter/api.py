@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -18,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from . import privacy
 from .config import SITE_ID, Site
 from .errors import ApiError
+from .formats import day_row, write_daily_csv
 from .service import BadRange, Counter, RateLimited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,7 +29,6 @@ MAX_PATH = 512
 MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_TYPES = ("", "application/json", "text/plain")
-CSV_COLUMNS = ("date", "visits", "pageviews", "unique_visitors", "peak_online")
 
 
 def counter() -> Counter:
@@ -259,19 +258,10 @@ def daily(site_id: str):
         ["application/json", "text/csv"]) == "text/csv" and "text/csv" in request.accept_mimetypes)
     if wants_csv:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for r in rows:
-            writer.writerow((r.date.isoformat(), r.visits, r.pageviews, r.unique_visitors, r.peak_online))
+        write_daily_csv(rows, out)
         return Response(out.getvalue(), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{site.id}-daily.csv"'})
     return jsonify(site=site.id, timezone=site.timezone, days=[day_row(r) for r in rows])
-
-
-def day_row(r) -> dict:
-    """Format one day of history."""
-    return {"date": r.date.isoformat(), "visits": r.visits, "pageviews": r.pageviews,
-            "unique_visitors": r.unique_visitors, "peak_online": r.peak_online}
 
 
 @bp.get("/sites/<site_id>/online")
