@@ -40,6 +40,7 @@ SALT = "{prefix}:salt:{day}"
 
 UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
 SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
+SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
 BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
@@ -374,7 +375,11 @@ class Store:
             mine = secrets.token_hex(16)
             # SET NX GET: one call that either stores ours or returns the one there.
             theirs = self._call(lambda: self.client.set(key, mine, ex=SALT_TTL, nx=True, get=True))
-            self._salts = {name: bytes.fromhex(theirs or mine)}
+            # Sites in zones on different local dates use two or three days' salts at
+            # once: keep the last few, not only the last one.
+            salts = dict(self._salts)
+            salts[name] = bytes.fromhex(theirs or mine)
+            self._salts = dict(sorted(salts.items())[-SALT_DAYS_KEPT:])
         return self._salts[name]
 
     def ping(self) -> bool:

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REQUIRE_REDIS, require_redis_server
+from conftest import REQUIRE_REDIS, require_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
