@@ -1,9 +1,14 @@
 """Gunicorn settings for the counter (override with GUNICORN_CMD_ARGS)."""
 
+import functools
 import glob
+import logging
 import os
+import re
 import signal
 import tempfile
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
 # Chosen with `make bench` (README "Performance"): gevent workers serve more
@@ -23,6 +28,46 @@ preload_app = False
 accesslog = "-"
 # No query strings, no client addresses: portals' visitors are not logged.
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms'
+
+
+class AccessLogger(Logger):
+    """Gunicorn's logger, with a cheaper access line when the format needs only these fields.
+
+    The stock logger copies every request header, response header and environ
+    entry into the line's fields, then goes through a log record. Measured
+    with bench/load.py, that was a quarter of a no-op request's CPU; this
+    writes the same line straight to the access log's files and streams.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        """Write the access line; through logging when the format or the handlers need it."""
+        if not self.access_log_enabled:
+            return None
+        handlers = self.access_log.handlers
+        if (not _lean_format(self.cfg.access_log_format)
+                or not all(type(h) in (logging.StreamHandler, logging.FileHandler) for h in handlers)):
+            return super().access(resp, req, environ, request_time)
+        status = resp.status
+        line = self.cfg.access_log_format % {
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "B": getattr(resp, "sent", None),
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        } + "\n"
+        for handler in handlers:
+            with handler.lock:
+                handler.stream.write(line)
+                handler.stream.flush()
+
+
+logger_class = AccessLogger
+
+
+@functools.cache
+def _lean_format(fmt: str) -> bool:
+    """Tell whether an access log format uses only method, path, status, bytes and milliseconds."""
+    return set(re.findall(r"%\((\w+)\)", fmt)) <= set("mUsBM")
 
 # Every worker writes its metrics here; /metrics adds them up. It must be set
 # before prometheus_client is imported anywhere.
