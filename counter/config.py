@@ -30,6 +30,10 @@ class Site:
         """Return the site's time zone."""
         return ZoneInfo(self.timezone)
 
+    def allows(self, origin: str | None) -> bool:
+        """Tell whether a page at `origin` may write; requests without an Origin may."""
+        return not origin or not self.origins or origin.rstrip("/") in self.origins
+
 
 def _int(env: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     """Read a whole number from `minimum` to `maximum` from `env[name]`."""

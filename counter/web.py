@@ -87,8 +87,7 @@ def check_path(body: dict) -> None:
 
 def check_origin(site: Site) -> None:
     """Refuse a browser write from a page outside the site's origins."""
-    origin = request.headers.get("Origin")
-    if origin and site.origins and origin.rstrip("/") not in site.origins:
+    if not site.allows(request.headers.get("Origin")):
         raise ApiError(403, "origin_not_allowed", "This page's origin may not write to this site.")
 
 
