@@ -81,3 +81,9 @@ def test_unreachable_store_and_bad_config_exit_nonzero(monkeypatch, capsys):
     monkeypatch.setenv("COUNTER_TIMEZONE", "Nowhere/Land")
     status, _, err = run(capsys, "stats", "demo")
     assert status == 2 and "COUNTER_TIMEZONE" in err
+
+
+def test_a_sentinel_url_without_a_service_is_a_config_error(monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", "redis+sentinel://127.0.0.1:26379")
+    status, _, err = run(capsys, "stats", "demo")
+    assert status == 2 and "REDIS_URL" in err and "service" in err
