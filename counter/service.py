@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
-from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable
+from .store import Counts, Day, Status, Store, StoreUnavailable
 from .telemetry import HITS
 
 MAX_DAYS = 3700
@@ -124,12 +124,12 @@ class Counter:
         except StoreUnavailable:
             HITS.labels(site.id, "error").inc()
             raise
-        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
+        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
             HITS.labels(site.id, "rate_limited").inc()
-            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
-        HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
+            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
+        HITS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
         return dict(self._remember(site, counts, now),
-                    counted=counts.status == OK, new_visit=counts.new_visit)
+                    counted=counts.status == Status.OK, new_visit=counts.new_visit)
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
         """Keep a visitor online; bots change nothing."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import IntEnum
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -32,20 +33,43 @@ RATE = "{prefix}:{{{site}}}:rl:{client}:{minute}"
 NEW_VISITS = "{prefix}:{{{site}}}:nv:{client}:{hour}"
 SALT = "{prefix}:salt:{day}"
 
+# How long keys live. Each is named here once and passed to the script.
+DAY = 86400
 UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
-SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
+UNIQ_TTL = UNIQ_DAYS * DAY
+HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
+MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
+RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
+NEW_VISITS_TTL = 2 * 3600
+SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a write
+SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
 HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
 SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
 
-OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
+
+
+class Status(IntEnum):
+    """What the counter script did."""
+
+    OK = 0  # counted, or recorded a heartbeat, a bot or a read
+    DUPLICATE = 1  # a hit id seen before: nothing counted
+    RATE_LIMITED = 2  # over the hits per client and minute: nothing written
+    NEW_VISIT_LIMITED = 3  # over the new visits per client and hour: nothing written
+
+
+# The counter script's answer, field by field, in the order counter.lua returns them.
+ANSWER = ("status", "new_visit", "total", "today", "yesterday", "this_week", "this_month",
+          "online", "pageviews_today", "unique_today", "bots_today", "peak_today",
+          "peak_today_at", "peak_all", "peak_all_at")
+LIMITED_ANSWER = ("status", "new_visit", "retry_after")  # a limited hit's answer
 
 
 @dataclass
 class Counts:
     """What one script call tells about a site at one instant."""
 
-    status: int = OK
+    status: Status = Status.OK
     new_visit: bool = False
     total: int = 0
     today: int = 0
@@ -144,11 +168,12 @@ class Store:
     def _run(self, keys: list, args: list) -> Counts:
         """Call the counter script once and unpack its answer."""
         raw = self._call(self.redis.script("counter"), keys, args)
-        if raw[0] in (RATE_LIMITED, NEW_VISIT_LIMITED):
-            return Counts(status=raw[0], retry_after=int(raw[2]))
-        counts = Counts(*[int(x) if x != "" else None for x in raw])
-        counts.new_visit = bool(counts.new_visit)
-        return counts
+        limited = raw[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED)
+        fields = dict(zip(LIMITED_ANSWER if limited else ANSWER,
+                          (int(x) if x != "" else None for x in raw), strict=True))
+        fields["status"] = Status(fields["status"])
+        fields["new_visit"] = bool(fields["new_visit"])
+        return Counts(**fields)
 
     def _write_keys(self, site: str, now: float, client: str) -> list[str]:
         """Return the keys that a hit may write, beyond the read set."""
@@ -163,11 +188,15 @@ class Store:
             self.key(NEW_VISITS, site, client=client, hour=hour - 1),
         ]
 
+    def _seen_args(self, visitor: str) -> list:
+        """Return the arguments that a hit and a heartbeat share: visit timeout, visitor, `seen` lifetime."""
+        return [self.visit_timeout * 1000, visitor, (self.visit_timeout + SEEN_GRACE) * 1000]
+
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, hit: str = "") -> tuple[list, list]:
         """Return the script's keys and arguments for a page view."""
-        args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
-                self.rate_limit, self.new_visit_limit]
+        args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
+                self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL]
         return self._script_args("hit", site, zone, now, (self._write_keys(site, now, client), args))
 
     def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
@@ -186,13 +215,12 @@ class Store:
         for n, (now, visitor, client, hit) in enumerate(views, 1):
             script(*self._hit_args(site, zone, now, visitor, client, hit), client=pipe)
             if n % batch == 0:
-                counted += sum(r[0] == OK for r in self._call(pipe.execute))
-        return counted + sum(r[0] == OK for r in self._call(pipe.execute))
+                counted += sum(r[0] == Status.OK for r in self._call(pipe.execute))
+        return counted + sum(r[0] == Status.OK for r in self._call(pipe.execute))
 
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
         """Keep `visitor` online without counting anything."""
-        return self._run(*self._script_args("beat", site, zone, now,
-                                            ([], [self.visit_timeout * 1000, visitor])))
+        return self._run(*self._script_args("beat", site, zone, now, ([], self._seen_args(visitor))))
 
     def bot(self, site: str, zone: ZoneInfo, now: float) -> Counts:
         """Tally a bot's request for today."""
