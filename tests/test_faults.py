@@ -8,10 +8,10 @@ import time
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 from counter import create_app
 from counter.clock import SystemClock
+from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 
 def app_on(url: str):
