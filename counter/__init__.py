@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def init_counter(app: Flask) -> None:
-    """Attach the counter; its Redis client opens in each worker on first use."""
+    """Attach the counter; its client opens now (to check the eviction policy) and again after a fork."""
     cfg = app.config
     url = cfg["REDIS_URL"] or embedded.start()
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],

@@ -177,7 +177,6 @@ def from_env(env: dict) -> dict:
     return {
         "REDIS_URL": url,
         "SITES": sites,
-        "TIMEZONE": zone,
         "ONLINE_WINDOW": _int(env, "COUNTER_ONLINE_WINDOW", 300, 1),
         "VISIT_TIMEOUT": _int(env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
         "RATE_LIMIT": _int(env, "COUNTER_RATE_LIMIT", 120, 1),

@@ -11,11 +11,10 @@ from flask import current_app, request
 
 from .config import SITE_ID, Site
 from .errors import ApiError
-from .service import Counter
+from .service import MAX_COUNT, Counter
 
 MAX_BODY = 4096
 MAX_PATH = 512
-MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_TYPES = ("", "application/json", "text/plain")
 

@@ -59,6 +59,7 @@ def test_online_lists_every_site(env, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (("stats", "nosuch"), "unknown site"),
     (("set-total", "demo", "-5"), "non-negative"),
+    (("set-total", "demo", str(2**53)), "up to 9007199254740991"),
     (("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"), "must not be after"),
 ])
 def test_mistakes_give_a_clear_error_and_a_failing_status(env, capsys, argv, message):

@@ -10,7 +10,7 @@ from counter.config import ConfigError, RedisTarget, from_env, parse_redis_url
 def test_defaults():
     cfg = from_env({})
     assert list(cfg["SITES"]) == ["demo"]
-    assert cfg["TIMEZONE"] == "Asia/Ho_Chi_Minh"
+    assert cfg["SITES"]["demo"].timezone == "Asia/Ho_Chi_Minh"
     assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"

@@ -15,7 +15,7 @@ from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_serv
 
 
 def app_on(url: str):
-    """Return a browser-like test client of an app on `url`, on the real clock."""
+    """Return an app on `url`, on the real clock."""
     config = settings()
     config.update(REDIS_URL=url, CLOCK=SystemClock(), RATE_LIMIT=10**6, NEW_VISIT_LIMIT=10**6)
     app = create_app(config)
