@@ -12,10 +12,10 @@ from .auth import admin_required, log
 from .errors import ApiError
 from .formats import day_row, write_daily_csv
 from .web import (
-    check_origin,
     check_path,
     client,
     counter,
+    counting_request,
     find_site,
     json_body,
     parse_date,
@@ -35,10 +35,7 @@ def init_app(app) -> None:
 @bp.post("/sites/<site_id>/hits")
 def hits(site_id: str):
     """Record a page view."""
-    site = find_site(site_id)
-    check_origin(site)
-    body = json_body()
-    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    site, body, visitor = counting_request(site_id)
     hit = text_field(body, "hit", privacy.HIT_ID, "8-64 characters of A-Z a-z 0-9 _ -")
     check_path(body)
     ip, agent = client()
@@ -48,10 +45,7 @@ def hits(site_id: str):
 @bp.post("/sites/<site_id>/heartbeat")
 def heartbeat(site_id: str):
     """Keep a visitor online."""
-    site = find_site(site_id)
-    check_origin(site)
-    body = json_body()
-    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    site, _, visitor = counting_request(site_id)
     ip, agent = client()
     return jsonify(counter().heartbeat(site, visitor, ip, agent))
 

@@ -52,33 +52,6 @@ class Strikes:
             self.counts[who] = self.counts.get(who, 0) + 1
 
 
-def require_admin() -> str:
-    """Check the bearer token in constant time; return who asked, for the log."""
-    token = current_app.config["ADMIN_TOKEN"]
-    if not token:
-        raise ApiError(403, "admin_disabled", "Admin calls are off: no admin token is configured.")
-    who = privacy.client_group(request.remote_addr or "")
-    strikes: Strikes = current_app.extensions["admin_strikes"]
-    if strikes.blocked(who):
-        raise ApiError(429, "rate_limited", "Too many wrong admin tokens from this address; wait a minute.",
-                       {"Retry-After": "60"})
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-        strikes.add(who)
-        log.warning("admin refused: wrong or missing token from %s", _pseudonym(who))
-        raise ApiError(401, "unauthorized", "A valid `Authorization: Bearer <token>` is required.",
-                       {"WWW-Authenticate": 'Bearer realm="counter"'})
-    return _pseudonym(who)
-
-
-def _pseudonym(who: str) -> str:
-    """Name a client in the admin log without its address."""
-    return "client-" + hashlib.blake2b(who.encode(), digest_size=6).hexdigest()
-
-
-
-
 def init_app(app) -> None:
     """Give the app its per-process count of wrong admin tokens."""
     app.extensions["admin_strikes"] = Strikes()

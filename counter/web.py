@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import current_app, request
 
+from . import privacy
 from .config import SITE_ID, Site
 from .errors import ApiError
 from .service import MAX_COUNT, Counter
@@ -40,6 +41,15 @@ def _no_duplicates(pairs: list) -> dict:
     if len(keys) != len(set(keys)):
         raise ValueError("duplicate key")
     return dict(pairs)
+
+
+def counting_request(site_id: str) -> tuple[Site, dict, str | None]:
+    """Start a hit or a heartbeat: the site, its origin check, the body and the visitor id."""
+    site = find_site(site_id)
+    check_origin(site)
+    body = json_body()
+    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    return site, body, visitor
 
 
 def json_body(required: bool = False) -> dict:

@@ -24,22 +24,24 @@ from tests.helpers import (
 )
 
 
-@pytest.fixture(scope="session")
-def real_redis(tmp_path_factory):
-    """Start one real redis-server for the session."""
+def _serve(kind, tmp_path_factory, name: str):
+    """Start servers of `kind` in a fresh directory, yield them, stop them."""
     require_redis_server()
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    server = kind(tmp_path_factory.mktemp(name)).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
+def real_redis(tmp_path_factory):
+    """Start one real redis-server for the session."""
+    yield from _serve(RedisServer, tmp_path_factory, "redis")
+
+
+@pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory):
     """Start one Redis Cluster for the session."""
-    require_redis_server()
-    cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster")).start()
-    yield cluster
-    cluster.stop()
+    yield from _serve(RedisClusterNodes, tmp_path_factory, "cluster")
 
 
 class ErrorRepliesKeepTheConnection(TCPFakeRequestHandler):
