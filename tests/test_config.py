@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from counter.config import ConfigError, RedisTarget, from_env, parse_redis_url
+from counter.config import ConfigError, RedisTarget, Site, from_env, parse_redis_url
 
 
 def test_defaults():
@@ -90,3 +90,16 @@ def test_a_bad_redis_url_is_refused_at_start_up(url):
 ])
 def test_a_good_redis_url_is_split(url, target):
     assert parse_redis_url(url) == target
+
+
+@pytest.mark.parametrize(("origin", "allowed"), [
+    (None, True),  # not a browser page: the write check does not apply
+    ("https://portal.gov.vn", True),
+    ("https://portal.gov.vn/", True),
+    ("https://evil.example", False),
+    ("null", False),
+])
+def test_a_site_with_origins_allows_only_its_own(origin, allowed):
+    site = Site("demo", "Demo", "Asia/Ho_Chi_Minh", origins=("https://portal.gov.vn",))
+    assert site.allows(origin) is allowed
+    assert Site("open", "Open", "Asia/Ho_Chi_Minh").allows(origin) is True
