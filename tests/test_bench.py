@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REQUIRE_REDIS, require_redis_server
+
+from tests.helpers import REQUIRE_REDIS, require_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
