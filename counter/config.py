@@ -184,6 +184,7 @@ def from_env(env: dict) -> dict:
         "TRUSTED_PROXIES": _int(env, "COUNTER_TRUSTED_PROXIES", 0, 0),
         "ADMIN_TOKEN": env.get("COUNTER_ADMIN_TOKEN") or None,
         "KEY_PREFIX": prefix,
-        # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
-        "STATS_CACHE_MS": _int(env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
+        # At most the 5 s that the stats' Cache-Control allows anyway; every write
+        # through this host shows at once (counter/stamps.py).
+        "STATS_CACHE_MS": _int(env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),
     }
