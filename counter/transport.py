@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import hiredis
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
@@ -82,7 +83,8 @@ class ScriptCall:
         # Taken from the pool once and kept: the pool still closes it with the client.
         conn = self.idle.pop() if self.idle else self.pool.get_connection()
         try:
-            command = conn.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            # hiredis packs str and int arguments as redis-py would, without its per-argument checks.
+            command = [hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))]
             conn.send_packed_command(command, check_health=False)
             try:
                 reply = conn.read_response()
