@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from . import privacy
 from .config import SITE_ID, Site
 from .errors import ApiError
-from .formats import day_row, write_daily_csv
+from .formats import day_row, write_daily_csv, write_pages_csv
 from .service import BadRange, Counter, RateLimited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,6 +26,7 @@ log = logging.getLogger("counter.admin")
 ADMIN_STRIKES = 10  # wrong admin tokens per client and minute before 429
 MAX_BODY = 4096
 MAX_PATH = 512
+MAX_PAGES = 1000  # `limit` of the pages call
 MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_TYPES = ("", "application/json", "text/plain")
@@ -86,14 +87,15 @@ def text_field(body: dict, name: str, pattern: re.Pattern, what: str) -> str | N
     return value
 
 
-def check_path(body: dict) -> None:
-    """Validate the optional page path; it is not stored."""
-    path = body.get("path")
+def check_path(path) -> str | None:
+    """Return the optional page path if it is a string of at most 512 characters of text."""
     if path is None:
-        return
-    if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(c) < 32 for c in path):
+        return None
+    if (not isinstance(path, str) or len(path) > MAX_PATH
+            or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in path)):
         raise ApiError(400, "invalid_path", f"`path` must be a string of at most {MAX_PATH} "
                                             "characters without control characters.")
+    return path
 
 
 def check_origin(site: Site) -> None:
@@ -208,10 +210,10 @@ def hits(site_id: str):
     body = json_body()
     visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
     hit = text_field(body, "hit", privacy.HIT_ID, "8-64 characters of A-Z a-z 0-9 _ -")
-    check_path(body)
+    path = check_path(body.get("path"))
     ip, agent = client()
     try:
-        return jsonify(counter().hit(site, visitor, hit, ip, agent))
+        return jsonify(counter().hit(site, visitor, hit, ip, agent, path))
     except RateLimited as exc:
         raise rate_limited(exc) from None
 
@@ -268,6 +270,38 @@ def daily(site_id: str):
 def online(site_id: str):
     """Return who is online and page views per minute over the last hour."""
     return jsonify(counter().online(find_site(site_id)))
+
+
+@bp.get("/sites/<site_id>/pages")
+def pages(site_id: str):
+    """Return the most viewed pages of a period as JSON or CSV."""
+    site = find_site(site_id)
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGES:
+        raise ApiError(400, "invalid_limit", f"`limit` must be a whole number from 1 to {MAX_PAGES}.")
+    fmt = request.args.get("format")
+    if fmt not in (None, "json", "csv"):
+        raise ApiError(400, "invalid_format", "`format` must be json or csv.")
+    try:
+        body = counter().pages(site, request.args.get("period", "all"), int(raw))
+    except BadRange as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
+    if fmt == "csv":
+        out = io.StringIO()
+        write_pages_csv(body["pages"], out)
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{site.id}-pages-{body["period"]}.csv"'})
+    return jsonify(body)
+
+
+@bp.get("/sites/<site_id>/pages/views")
+def page_views(site_id: str):
+    """Return one page's all-time and today's views."""
+    site = find_site(site_id)
+    path = check_path(request.args.get("path"))
+    if not path:
+        raise ApiError(400, "invalid_path", "Give the page as `?path=/...`.")
+    return jsonify(counter().page_views(site, path))
 
 
 @bp.get("/sites")

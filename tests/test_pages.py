@@ -1,0 +1,151 @@
+"""Pages: per-page counts in the hit's one script call, the pages calls, the bound, the badge."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+from conftest import browser
+
+V1 = "visitor-aaaaaaaaaaaa1"
+V2 = "visitor-bbbbbbbbbbbb2"
+V3 = "visitor-cccccccccccc3"
+
+
+def hit(client, path=None, visitor=V1, **extra) -> dict:
+    """Post a hit with a path and return its body."""
+    body = {"visitor": visitor, **extra}
+    if path is not None:
+        body["path"] = path
+    response = client.post("/api/v1/sites/demo/hits", json=body)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def pages(client, query="") -> dict:
+    """Return the pages call's body."""
+    response = client.get(f"/api/v1/sites/demo/pages{query}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_hit_with_a_path_counts_its_page_and_answers_its_numbers(client, clock):
+    body = hit(client, "/news/a/?utm=x#top")
+    assert body["counted"] is True
+    assert body["page"] == {"path": "/news/a", "pageviews": 1, "today": 1}
+    clock.advance(60)
+    body = hit(client, "news//a", V2)
+    assert body["page"] == {"path": "/news/a", "pageviews": 2, "today": 2}
+    assert (body["today"], body["pageviews_today"]) == (2, 2)
+    clock.set("2026-11-26T08:00:00+07:00")  # the next day
+    body = hit(client, "/news/a")
+    assert body["page"] == {"path": "/news/a", "pageviews": 3, "today": 1}
+    assert "page" not in hit(client, visitor=V3)  # no path: the site only
+
+
+def test_a_hit_without_a_path_writes_no_page_table(client, redis):
+    hit(client)
+    assert not [k for k in redis.scan_iter("*") if ":p:" in k]
+
+
+def test_repeated_bot_and_limited_hits_count_no_page_view(make_app, clock):
+    c = browser(make_app(COUNTER_RATE_LIMIT="3"))
+    assert hit(c, "/a", hit="hit-00000001")["page"]["pageviews"] == 1
+    again = hit(c, "/a", hit="hit-00000001")
+    assert again["counted"] is False and again["page"] == {"path": "/a", "pageviews": 1, "today": 1}
+    bot = c.post("/api/v1/sites/demo/hits", json={"path": "/a"}, headers={"User-Agent": "Googlebot/2.1"})
+    assert bot.get_json()["counted"] is False
+    assert bot.get_json()["page"] == {"path": "/a", "pageviews": 1, "today": 1}
+    hit(c, "/a")
+    hit(c, "/a")
+    limited = c.post("/api/v1/sites/demo/hits", json={"visitor": V1, "path": "/a"})
+    assert limited.status_code == 429
+    views = c.get("/api/v1/sites/demo/pages/views?path=/a").get_json()
+    assert (views["pageviews"], views["today"]) == (3, 3)
+
+
+def test_pages_lists_most_viewed_first_and_ties_in_path_order(client, clock):
+    for path, n in (("/b", 2), ("/a", 2), ("/c", 5), ("/d", 1), ("/", 2), ("/e", 1)):
+        for _ in range(n):
+            hit(client, path)
+            clock.advance(1)
+    body = pages(client)
+    assert body == {"site": "demo", "period": "all", "other": 0, "pages": [
+        {"path": "/c", "pageviews": 5}, {"path": "/", "pageviews": 2}, {"path": "/a", "pageviews": 2},
+        {"path": "/b", "pageviews": 2}, {"path": "/d", "pageviews": 1}, {"path": "/e", "pageviews": 1}]}
+    # A cut through equal counts keeps the first paths, whatever the limit.
+    for limit in range(1, 7):
+        assert pages(client, f"?limit={limit}")["pages"] == body["pages"][:limit]
+    assert pages(client, "?period=today")["pages"] == body["pages"]
+    assert pages(client, "?period=2026-11")["pages"] == body["pages"]
+    assert pages(client, "?period=2026-11-25")["pages"] == body["pages"]
+    assert pages(client, "?period=2026-10")["pages"] == []
+    csv = client.get("/api/v1/sites/demo/pages?format=csv&limit=2")
+    assert csv.mimetype == "text/csv"
+    assert csv.get_data(as_text=True) == "path,pageviews\n/c,5\n/,2\n"
+
+
+def test_periods_of_days_months_and_all_time(client, clock):
+    clock.set("2026-10-22T10:00:00+07:00")  # 34 days before 25 November
+    hit(client, "/old")
+    clock.set("2026-10-31T23:59:59+07:00")
+    hit(client, "/old", V2)
+    clock.set("2026-11-25T09:00:00+07:00")
+    hit(client, "/new")
+    assert pages(client, "?period=2026-10")["pages"] == [{"path": "/old", "pageviews": 2}]
+    assert pages(client, "?period=2026-10-22")["pages"] == [{"path": "/old", "pageviews": 1}]
+    assert pages(client, "?period=2026-11")["pages"] == [{"path": "/new", "pageviews": 1}]
+    assert pages(client, "?period=today")["pages"] == [{"path": "/new", "pageviews": 1}]
+    assert [p["path"] for p in pages(client, "?period=all")["pages"]] == ["/old", "/new"]
+    clock.set("2026-11-26T09:00:00+07:00")  # now 35 days later: the day is no longer kept
+    assert pages(client, "?period=2026-10-22") == {"site": "demo", "period": "2026-10-22",
+                                                    "pages": [], "other": 0}
+    assert pages(client, "?period=today")["pages"] == []
+    assert pages(client, "?period=2026-10")["pages"] == [{"path": "/old", "pageviews": 2}]
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("?period=yesterday", "invalid_period"), ("?period=2026-13", "invalid_period"),
+    ("?period=2026-02-30", "invalid_period"), ("?period=", "invalid_period"),
+    ("?limit=0", "invalid_limit"), ("?limit=1001", "invalid_limit"), ("?limit=x", "invalid_limit"),
+    ("?limit=-1", "invalid_limit"), ("?format=xml", "invalid_format"),
+])
+def test_pages_refuses_bad_queries(client, redis, query, code):
+    response = client.get(f"/api/v1/sites/demo/pages{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+    assert redis.dbsize() == 0
+
+
+def test_page_views_of_one_page(client, redis):
+    hit(client, "/tin-t%E1%BB%A9c")
+    body = client.get("/api/v1/sites/demo/pages/views?path=/tin-tức/").get_json()
+    assert body == {"site": "demo", "path": "/tin-tức", "pageviews": 1, "today": 1}
+    keys = redis.dbsize()
+    unknown = client.get("/api/v1/sites/demo/pages/views?path=/nowhere?x=1").get_json()
+    assert unknown == {"site": "demo", "path": "/nowhere", "pageviews": 0, "today": 0}
+    assert redis.dbsize() == keys
+
+
+@pytest.mark.parametrize("query", ["", "?path=", "?path=" + "a" * 513, "?path=/a%0Ab"])
+def test_page_views_refuses_a_missing_or_bad_path(client, redis, query):
+    response = client.get("/api/v1/sites/demo/pages/views" + query)
+    assert redis.dbsize() == 0
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_path"
+
+
+def test_unknown_site_pages_calls_are_404(client, redis):
+    assert client.get("/api/v1/sites/nosuch/pages").status_code == 404
+    assert client.get("/api/v1/sites/nosuch/pages/views?path=/").status_code == 404
+    assert redis.dbsize() == 0
+
+
+@pytest.mark.parametrize("raw", ['{"path": "/a\\ud800"}', '{"path": "/a\\u0000"}', '{"path": 5}',
+                                 '{"path": "' + "a" * 513 + '"}'])
+def test_a_hit_with_a_bad_path_is_refused_and_writes_nothing(client, redis, raw):
+    response = client.post("/api/v1/sites/demo/hits", data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_path"
+    assert redis.dbsize() == 0
