@@ -149,3 +149,49 @@ def test_a_hit_with_a_bad_path_is_refused_and_writes_nothing(client, redis, raw)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_path"
     assert redis.dbsize() == 0
+
+
+def test_made_up_paths_cannot_grow_the_tables_or_push_real_pages_out(make_app, redis, clock):
+    app = make_app(COUNTER_MAX_PATHS="20", COUNTER_RATE_LIMIT="1000000", COUNTER_NEW_VISIT_LIMIT="1000000")
+    c = browser(app)
+    real = [f"/real/{i}" for i in range(5)]
+    for path in real:
+        hit(c, path)
+    store, zone = app.extensions["counter"].store, app.extensions["counter"].sites["demo"].zone
+    rng = random.Random(13)
+    made_up = ["/" + "".join(rng.choices(string.ascii_letters, k=40)) for _ in range(2000)]
+    store.hit("demo", zone, clock.now(), "attacker", "client", "", made_up[0])
+    keys = redis.dbsize()  # the site's keys and the attacker's rate-limit windows
+    for i, path in enumerate(made_up[1:], 1):
+        store.hit("demo", zone, clock.now(), "attacker", "client", "", path)
+        if i % 500 == 0:
+            assert hit(c, real[0])["page"]["pageviews"] == 1 + i // 500  # real pages keep counting
+    assert redis.dbsize() == keys  # nothing but the site's fixed keys
+    top = pages(c, "?limit=1000")
+    assert len(top["pages"]) == 20  # the 5 real pages and the first 15 made-up ones
+    assert top["pages"][0] == {"path": real[0], "pageviews": 4}
+    assert {p["path"] for p in top["pages"]} == set(real) | set(made_up[:15])
+    assert top["other"] == 2000 - 15
+    for period in ("today", "2026-11"):
+        listed = pages(c, f"?period={period}&limit=1000")
+        assert (len(listed["pages"]), listed["other"]) == (20, 2000 - 15)
+    for key in redis.scan_iter("*:p:*"):
+        assert redis.zcard(key) == 21, key  # 20 pages and "(other)"
+    # A page beyond the bound is counted under "(other)" and reads zeros on its own.
+    late = hit(c, "/real/late")
+    assert late["counted"] is True and late["page"] == {"path": "/real/late", "pageviews": 0, "today": 0}
+    assert pages(c)["other"] == 2000 - 15 + 1
+    assert hit(c, real[4])["page"]["pageviews"] == 2
+
+
+def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, clock):
+    hit(client, "/a")  # 25 November 2026, 09:00 in Hanoi
+    tables = {k.rsplit(":", 2)[-2] if ":p:d:" in k or ":p:m:" in k else "all": k
+              for k in redis.scan_iter("*:p:*")}
+    assert set(tables) == {"all", "m", "d"}
+    assert redis.ttl(tables["all"]) == -1 and redis.ttl(tables["m"]) == -1
+    # Until local midnight starting 31 December: 36 days from the day's start.
+    assert 35 * 86400 + 14 * 3600 < redis.ttl(tables["d"]) <= 35 * 86400 + 15 * 3600
+    clock.advance(3600)
+    hit(client, "/b", V2)  # a new page on the same day keeps the same deadline
+    assert 35 * 86400 + 13 * 3600 < redis.ttl(tables["d"]) <= 35 * 86400 + 14 * 3600
