@@ -13,7 +13,8 @@ PEAK = {
 STATS_PROPS = {
     "site": {"type": "string"},
     "total": INT, "today": INT, "yesterday": INT, "this_week": INT, "this_month": INT,
-    "last_week": INT, "last_month": INT, "online": INT, "pageviews_today": INT, "unique_today": INT, "bots_today": INT,
+    "last_week": INT, "last_month": INT,
+    "online": INT, "pageviews_today": INT, "unique_today": INT, "bots_today": INT,
     "peak_online": {
         "type": "object", "required": ["today", "all_time"],
         "properties": {"today": {"$ref": "#/components/schemas/Peak"},

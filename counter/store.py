@@ -263,7 +263,8 @@ class Store:
         keys, day_args, last_week = _day_parts(self.prefix, site, today)
         page_keys, page_ttl = [], 0
         if page:
-            page_keys = [self.key(PAGES_ALL, site), self.key(PAGES_MONTH, site, month=today.strftime("%Y-%m")),
+            page_keys = [self.key(PAGES_ALL, site),
+                         self.key(PAGES_MONTH, site, month=today.strftime("%Y-%m")),
                          self.key(PAGES_DAY, site, day=today.isoformat())]
             ends = datetime.combine(today + timedelta(days=PAGE_DAY_TABLE_DAYS), dtime(), zone)
             page_ttl = max(1, int(ends.timestamp() - now))

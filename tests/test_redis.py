@@ -80,8 +80,8 @@ def test_a_hit_with_a_path_is_one_script_call_too(web, real_redis, real, clock):
     def hits():
         for i in range(5):
             clock.advance(1)
-            body = web.post("/api/v1/sites/demo/hits", json={"visitor": f"visitor-{i:016d}", "path": f"/p/{i % 2}",
-                                                             "hit": f"hit-{i:08d}"}).get_json()
+            body = web.post("/api/v1/sites/demo/hits", json={
+                "visitor": f"visitor-{i:016d}", "path": f"/p/{i % 2}", "hit": f"hit-{i:08d}"}).get_json()
             assert body["page"]["pageviews"] >= 1
         web.post("/api/v1/sites/demo/hits", json={"path": "/a?x=1"},
                  headers={"User-Agent": "Googlebot/2.1"})  # a bot: read only

@@ -202,7 +202,8 @@ def test_last_week_and_last_month_on_1_march_of_a_leap_year(client, clock):
     set_days(client, {"2028-01-31": 5, "2028-02-20": 1, "2028-02-21": 10, "2028-02-27": 100,
                       "2028-02-28": 1000, "2028-02-29": 10000})
     body = stats(client)
-    assert (body["last_week"], body["last_month"], body["this_week"], body["this_month"]) == (110, 11111, 11000, 0)
+    assert (body["last_week"], body["last_month"]) == (110, 11111)
+    assert (body["this_week"], body["this_month"]) == (11000, 0)
     hit(client)
     clock.set("2028-03-06T12:00:00+07:00")  # Monday: last week is 28 Feb to 5 Mar
     assert last(client) == (11001, 11111)
