@@ -6,6 +6,7 @@ import random
 import string
 
 import pytest
+from markupsafe import escape
 from conftest import browser
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -195,3 +196,79 @@ def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, c
     clock.advance(3600)
     hit(client, "/b", V2)  # a new page on the same day keeps the same deadline
     assert 35 * 86400 + 13 * 3600 < redis.ttl(tables["d"]) <= 35 * 86400 + 14 * 3600
+
+
+HOSTILE = ['/"><script>alert(1)</script>', "javascript:alert(1)", "/<img src=x onerror=alert(1)>",
+           "/a' onmouseover='alert(1)", "/%3Cscript%3Ealert(2)%3C/script%3E"]
+
+
+@pytest.fixture
+def portal(make_app, tmp_path):
+    """Return a client of an app with a site that lists its origin and one that does not."""
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[demo]\nname = "Demo"\n[gov]\nname = "Gov"\norigins = ["https://portal.example"]\n')
+    return browser(make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES=""))
+
+
+def test_badge_shows_one_page_and_counts_it_only_when_asked(portal):
+    assert portal.post("/api/v1/sites/demo/hits", json={"path": "/a"}).status_code == 200
+    badge = portal.get("/api/v1/sites/demo/badge.svg?path=/a/&lang=en")
+    text = badge.get_data(as_text=True)
+    assert badge.status_code == 200 and "Page views" in text and ">1<" in text
+    assert "Total" not in text  # with a path, the page's views alone unless fields say more
+    counted = portal.get("/api/v1/sites/demo/badge.svg?path=/a&count=1&fields=page,total")
+    text = counted.get_data(as_text=True)
+    assert "Lượt xem trang" in text and ">2<" in text and "Tổng số" in text
+    views = portal.get("/api/v1/sites/demo/pages/views?path=/a").get_json()
+    assert views["pageviews"] == 2
+
+
+@pytest.mark.parametrize("query", ["fields=page", "path=" + "a" * 513, "path=/a%00"])
+def test_badge_refuses_a_page_field_without_a_page_or_a_bad_path(portal, redis, query):
+    response = portal.get(f"/api/v1/sites/demo/badge.svg?{query}")
+    assert response.status_code == 400
+    assert redis.dbsize() == 0
+
+
+@pytest.mark.parametrize("path", HOSTILE)
+def test_hostile_paths_stay_text_in_the_badge_and_the_dashboard(portal, path):
+    for site in ("demo", "gov"):
+        assert portal.post(f"/api/v1/sites/{site}/hits", json={"path": path}).status_code == 200
+        badge = portal.get(f"/api/v1/sites/{site}/badge.svg", query_string={"path": path, "count": "1"})
+        assert badge.status_code == 200
+        svg = badge.get_data(as_text=True)
+        assert "<script" not in svg and "<img" not in svg and "onerror" not in svg
+        html = portal.get(f"/dashboard/{site}?period=today").get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "' onmouseover='" not in html and 'href="javascript' not in html
+    html = portal.get("/dashboard/gov?period=today").get_data(as_text=True)
+    page = [p["path"] for p in portal.get("/api/v1/sites/gov/pages").get_json()["pages"]][0]
+    assert page.startswith("/")
+    # Shown as escaped text; a link only to the site's own origin.
+    assert str(escape(page)) in html
+    assert 'href="https://portal.example/' in html
+
+
+def test_dashboard_lists_the_20_most_viewed_pages_of_the_chosen_period(portal, clock):
+    for i in range(25):
+        for _ in range(i + 1):
+            portal.post("/api/v1/sites/gov/hits", json={"path": f"/article/{i}"})
+            clock.advance(1)
+    clock.set("2026-12-01T09:00:00+07:00")
+    portal.post("/api/v1/sites/gov/hits", json={"path": "/december"})
+    html = portal.get("/dashboard/gov").get_data(as_text=True)  # this month by default
+    assert ">/december</a>" in html and "/article/24" not in html
+    html = portal.get("/dashboard/gov?period=2026-11").get_data(as_text=True)
+    shown = [f"/article/{i}" for i in range(24, 4, -1)]
+    positions = [html.index(f'href="https://portal.example{p}"') for p in shown]
+    assert positions == sorted(positions)  # most viewed first
+    assert "/article/4<" not in html and ">25<" in html
+    html = portal.get("/dashboard/gov?period=all").get_data(as_text=True)
+    assert "/article/24" in html and "/december" not in html  # 1 view: not among the 20
+    demo = portal.get("/dashboard/demo?period=all").get_data(as_text=True)
+    assert "No page views" in demo
+    portal.post("/api/v1/sites/demo/hits", json={"path": "/x"})
+    demo = portal.get("/dashboard/demo?period=all").get_data(as_text=True)
+    assert "<td class=\"p\">/x</td>" in demo  # no origin listed: text, not a link
+    bad = portal.get("/dashboard/demo?period=soon")
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_period"
