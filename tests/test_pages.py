@@ -6,8 +6,8 @@ import random
 import string
 
 import pytest
-from markupsafe import escape
 from conftest import browser
+from markupsafe import escape
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
@@ -242,7 +242,7 @@ def test_hostile_paths_stay_text_in_the_badge_and_the_dashboard(portal, path):
         assert "<script>alert" not in html and "<img src=x" not in html
         assert "' onmouseover='" not in html and 'href="javascript' not in html
     html = portal.get("/dashboard/gov?period=today").get_data(as_text=True)
-    page = [p["path"] for p in portal.get("/api/v1/sites/gov/pages").get_json()["pages"]][0]
+    page = portal.get("/api/v1/sites/gov/pages").get_json()["pages"][0]["path"]
     assert page.startswith("/")
     # Shown as escaped text; a link only to the site's own origin.
     assert str(escape(page)) in html
