@@ -30,7 +30,8 @@ ERRORS = {400: "Bad input", 401: "Missing or wrong token", 403: "Forbidden",
           404: "Unknown site", 413: "Body over 4 KiB", 415: "Unsupported media type",
           429: "Over a rate limit", 503: "Store unavailable"}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
-PATH = {"type": "string", "maxLength": 512}
+PATH = {"type": "string", "maxLength": 512, "pattern": "^[^\\u0000-\\u001f]*$"}
+_FIELD = "(total|online|today|yesterday|this_week|this_month|last_week|last_month)"
 PAGE = {"type": "object", "required": ["path", "pageviews", "today"],
         "properties": {"path": {"type": "string"}, "pageviews": INT, "today": INT}}
 
@@ -133,7 +134,7 @@ def spec() -> dict:
             "/api/v1/sites/{site}/pages/views": {"get": {
                 "operationId": "getPageViews", "summary": "One page's views, all-time and today",
                 "parameters": [SITE_PARAM, {"name": "path", "in": "query", "required": True,
-                                            "schema": PATH}],
+                                            "schema": dict(PATH, minLength=1)}],
                 "responses": {"200": _json(_ref("PageViews"), "The page's numbers (zeros if never seen)"),
                               **_errors(400, 404, 503)},
             }},
@@ -141,8 +142,10 @@ def spec() -> dict:
                 "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
                 "parameters": [
                     SITE_PARAM,
-                    {"name": "fields", "in": "query", "schema": {"type": "string"},
-                     "description": "some of total, online, today, yesterday, this_week, this_month"},
+                    {"name": "fields", "in": "query",
+                     "schema": {"type": "string", "pattern": f"^{_FIELD}(,{_FIELD})*$"},
+                     "description": "some of total, online, today, yesterday, this_week, this_month, "
+                                    "last_week, last_month, and page (one page's views) with path"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
                     {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
                     {"name": "path", "in": "query", "schema": PATH,
