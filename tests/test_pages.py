@@ -206,7 +206,7 @@ HOSTILE = ['/"><script>alert(1)</script>', "javascript:alert(1)", "/<img src=x o
 def portal(make_app, tmp_path):
     """Return a client of an app with a site that lists its origin and one that does not."""
     sites = tmp_path / "sites.toml"
-    sites.write_text('[demo]\nname = "Demo"\n[gov]\nname = "Gov"\norigins = ["https://portal.example"]\n')
+    sites.write_text('[demo]\nname = "Demo"\n[other]\nname = "Other"\norigins = ["https://portal.example"]\n')
     return browser(make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES=""))
 
 
@@ -232,7 +232,7 @@ def test_badge_refuses_a_page_field_without_a_page_or_a_bad_path(portal, redis, 
 
 @pytest.mark.parametrize("path", HOSTILE)
 def test_hostile_paths_stay_text_in_the_badge_and_the_dashboard(portal, path):
-    for site in ("demo", "gov"):
+    for site in ("demo", "other"):
         assert portal.post(f"/api/v1/sites/{site}/hits", json={"path": path}).status_code == 200
         badge = portal.get(f"/api/v1/sites/{site}/badge.svg", query_string={"path": path, "count": "1"})
         assert badge.status_code == 200
@@ -241,8 +241,8 @@ def test_hostile_paths_stay_text_in_the_badge_and_the_dashboard(portal, path):
         html = portal.get(f"/dashboard/{site}?period=today").get_data(as_text=True)
         assert "<script>alert" not in html and "<img src=x" not in html
         assert "' onmouseover='" not in html and 'href="javascript' not in html
-    html = portal.get("/dashboard/gov?period=today").get_data(as_text=True)
-    page = portal.get("/api/v1/sites/gov/pages").get_json()["pages"][0]["path"]
+    html = portal.get("/dashboard/other?period=today").get_data(as_text=True)
+    page = portal.get("/api/v1/sites/other/pages").get_json()["pages"][0]["path"]
     assert page.startswith("/")
     # Shown as escaped text; a link only to the site's own origin.
     assert str(escape(page)) in html
@@ -252,18 +252,18 @@ def test_hostile_paths_stay_text_in_the_badge_and_the_dashboard(portal, path):
 def test_dashboard_lists_the_20_most_viewed_pages_of_the_chosen_period(portal, clock):
     for i in range(25):
         for _ in range(i + 1):
-            portal.post("/api/v1/sites/gov/hits", json={"path": f"/article/{i}"})
+            portal.post("/api/v1/sites/other/hits", json={"path": f"/article/{i}"})
             clock.advance(1)
     clock.set("2026-12-01T09:00:00+07:00")
-    portal.post("/api/v1/sites/gov/hits", json={"path": "/december"})
-    html = portal.get("/dashboard/gov").get_data(as_text=True)  # this month by default
+    portal.post("/api/v1/sites/other/hits", json={"path": "/december"})
+    html = portal.get("/dashboard/other").get_data(as_text=True)  # this month by default
     assert ">/december</a>" in html and "/article/24" not in html
-    html = portal.get("/dashboard/gov?period=2026-11").get_data(as_text=True)
+    html = portal.get("/dashboard/other?period=2026-11").get_data(as_text=True)
     shown = [f"/article/{i}" for i in range(24, 4, -1)]
     positions = [html.index(f'href="https://portal.example{p}"') for p in shown]
     assert positions == sorted(positions)  # most viewed first
     assert "/article/4<" not in html and ">25<" in html
-    html = portal.get("/dashboard/gov?period=all").get_data(as_text=True)
+    html = portal.get("/dashboard/other?period=all").get_data(as_text=True)
     assert "/article/24" in html and "/december" not in html  # 1 view: not among the 20
     demo = portal.get("/dashboard/demo?period=all").get_data(as_text=True)
     assert "No page views" in demo
