@@ -7,10 +7,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import counter, find_site
 from .errors import ApiError
-from .service import BadRange
 from .store import StoreUnavailable
+from .web import counter, find_site
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -78,15 +77,13 @@ def site_page(site_id: str):
         raise ApiError(400, "invalid_days", "`days` must be a whole number from 1 to 366.")
     days = int(raw)
     c = counter()
+    today = c.today(site)
     try:
+        # First: a bad period is refused (BadRange, 400) before anything else is read.
+        top = c.pages(site, request.args.get("period", today.strftime("%Y-%m")), TOP_PAGES)
         stats = c.stats(site)
-        today = c.today(site)
         history = c.daily(site, today - timedelta(days=days - 1), today)
         live = c.online(site)
-        periods = page_periods(today)
-        top = c.pages(site, request.args.get("period", today.strftime("%Y-%m")), TOP_PAGES)
-    except BadRange as exc:
-        raise ApiError(400, exc.code, str(exc)) from None
     except StoreUnavailable:
         return page(render_template("dashboard_site.html", site=site, stats=None), 503)
     daily = bar_chart([d.visits for d in history], [d.date.strftime("%d/%m") for d in history],
@@ -98,7 +95,7 @@ def site_page(site_id: str):
                         every=10)
     return page(render_template("dashboard_site.html", site=site, stats=stats, days=days,
                                 daily=daily, minutes=minutes, first=history[0].date,
-                                last=history[-1].date, top=top, period_names=periods,
+                                last=history[-1].date, top=top, period_names=page_periods(today),
                                 page_origin=site.origins[0] if site.origins else None,
                                 max_paths=c.store.max_paths))
 

@@ -9,10 +9,11 @@ from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
 from .pages import normalise, period_kind
-from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable, TopPages
-from .telemetry import HITS
+from .store import Counts, Day, Status, Store, StoreUnavailable, TopPages
+from .telemetry import HIT_RESULTS
 
 MAX_DAYS = 3700
+MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 
 
 class BadRange(ValueError):
@@ -140,7 +141,7 @@ class Counter:
         try:
             if privacy.is_bot(user_agent):
                 counts = self.store.bot(site.id, site.zone, now, page)
-                HITS.labels(site.id, "bot").inc()
+                HIT_RESULTS.labels(site.id, "bot").inc()
                 return self._with_page(dict(self._remember(site, counts, now), counted=False,
                                             new_visit=False), page, counts)
             salt = self.store.salt(local_date(now, site.zone))
@@ -149,13 +150,13 @@ class Counter:
             counts = self.store.hit(site.id, site.zone, now, member,
                                     privacy.client_hash(salt, ip), hit_key, page)
         except StoreUnavailable:
-            HITS.labels(site.id, "error").inc()
+            HIT_RESULTS.labels(site.id, "error").inc()
             raise
-        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
-            HITS.labels(site.id, "rate_limited").inc()
-            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
-        HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
-        return self._with_page(dict(self._remember(site, counts, now), counted=counts.status == OK,
+        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
+            HIT_RESULTS.labels(site.id, "rate_limited").inc()
+            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
+        HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
+        return self._with_page(dict(self._remember(site, counts, now), counted=counts.status == Status.OK,
                                     new_visit=counts.new_visit), page, counts)
 
     @staticmethod

@@ -6,8 +6,9 @@ import random
 import string
 
 import pytest
-from conftest import browser
 from markupsafe import escape
+
+from tests.helpers import browser
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
