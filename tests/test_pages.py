@@ -6,9 +6,13 @@ import random
 import string
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
 
-from tests.helpers import browser
+from counter.pages import OTHER
+from counter.store import Store
+from tests.helpers import browser, flush
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
@@ -273,3 +277,20 @@ def test_dashboard_lists_the_20_most_viewed_pages_of_the_chosen_period(portal, c
     assert "<td class=\"p\">/x</td>" in demo  # no origin listed: text, not a link
     bad = portal.get("/dashboard/demo?period=soon")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_period"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(views=st.dictionaries(st.sampled_from([f"/{c}" for c in "abcdefghij"] + [OTHER]),
+                             st.integers(1, 4), max_size=11),
+       limit=st.integers(1, 12))
+def test_top_pages_are_the_first_of_the_full_order_at_any_cut(redis_url, redis, views, limit):
+    flush(redis_url)
+    store = Store(redis_url)
+    if views:
+        redis.zadd("vc:{demo}:p:all", views)
+    try:
+        top = store.top_pages("demo", "all", None, limit)
+    finally:
+        store.client.close()
+    named = sorted(((p, n) for p, n in views.items() if p != OTHER), key=lambda r: (-r[1], r[0]))
+    assert (top.pages, top.other) == (named[:limit], views.get(OTHER, 0))
