@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -96,7 +97,8 @@ def pages(site_id: str):
     """Return the most viewed pages of a period as JSON or CSV."""
     site = find_site(site_id)
     raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGES:
+    # ASCII digits only: str.isdigit() also takes "²" or "٣".
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= MAX_PAGES:
         raise ApiError(400, "invalid_limit", f"`limit` must be a whole number from 1 to {MAX_PAGES}.")
     fmt = request.args.get("format")
     if fmt not in (None, "json", "csv"):

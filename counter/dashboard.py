@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from urllib.parse import quote
 
@@ -73,7 +74,8 @@ def site_page(site_id: str):
     """Show one site's numbers and charts."""
     site = find_site(site_id)
     raw = request.args.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_days", "`days` must be a whole number from 1 to 366.")
     days = int(raw)
     c = counter()

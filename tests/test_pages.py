@@ -115,7 +115,8 @@ def test_periods_of_days_months_and_all_time(client, clock):
     ("?period=yesterday", "invalid_period"), ("?period=2026-13", "invalid_period"),
     ("?period=2026-02-30", "invalid_period"), ("?period=", "invalid_period"),
     ("?limit=0", "invalid_limit"), ("?limit=1001", "invalid_limit"), ("?limit=x", "invalid_limit"),
-    ("?limit=-1", "invalid_limit"), ("?format=xml", "invalid_format"),
+    ("?limit=-1", "invalid_limit"), ("?limit=²", "invalid_limit"), ("?limit=١٠", "invalid_limit"),
+    ("?limit=9999999999", "invalid_limit"), ("?format=xml", "invalid_format"),
 ])
 def test_pages_refuses_bad_queries(client, redis, query, code):
     response = client.get(f"/api/v1/sites/demo/pages{query}")
