@@ -16,7 +16,7 @@ pytestmark = pytest.mark.redis
 
 
 def test_each_sites_keys_share_one_slot(redis_cluster):
-    flush(redis_cluster.url)  # the session's cluster may hold other tests' keys
+    flush(redis_cluster.url)  # the session's cluster holds what earlier tests left
     app = app_on(redis_cluster.url)
     c = app.test_client()
     c.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
