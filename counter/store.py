@@ -150,6 +150,18 @@ def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tu
     return keys, (today.day, ref(yesterday), " ".join(ref(d) for d in week_days(today)[:-1])), fields
 
 
+@lru_cache(maxsize=4096)
+def _page_parts(prefix: str, site: str, today: date, zone: ZoneInfo) -> tuple[tuple[str, ...], float]:
+    """Return the page tables' keys of `site` on `today`, and when its day table's life ends.
+
+    Like the day's keys, they change once a day and are built once a day.
+    """
+    keys = (PAGES_ALL.format(prefix=prefix, site=site),
+            PAGES_MONTH.format(prefix=prefix, site=site, month=today.strftime("%Y-%m")),
+            PAGES_DAY.format(prefix=prefix, site=site, day=today.isoformat()))
+    return keys, datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone).timestamp()
+
+
 class Store:
     """The counter's data in Redis, one instance per process."""
 
@@ -192,13 +204,10 @@ class Store:
         """
         today = local_date(now, zone)
         keys, day_args, last_week = _day_parts(self.prefix, site, today)
-        page_keys, page_ttl = [], 0
+        page_keys, page_ttl = (), 0
         if page:
-            page_keys = [self.key(PAGES_ALL, site),
-                         self.key(PAGES_MONTH, site, month=today.strftime("%Y-%m")),
-                         self.key(PAGES_DAY, site, day=today.isoformat())]
-            ends = datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone)
-            page_ttl = max(1, int(ends.timestamp() - now))
+            page_keys, ends = _page_parts(self.prefix, site, today, zone)
+            page_ttl = max(1, int(ends - now))
         return ([*keys, *writes[0], *page_keys],
                 [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
                  *last_week, page, self.max_paths, page_ttl])
