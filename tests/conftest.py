@@ -264,7 +264,7 @@ def make_app(redis_url, clock):
 @pytest.fixture
 def app(make_app):
     """Return the app with an admin token configured."""
-    return make_app(COUNTER_ADMIN_TOKEN="s3cret-token")
+    return make_app(COUNTER_ADMIN_TOKEN="s3cret-token-for-the-tests")
 
 
 @pytest.fixture

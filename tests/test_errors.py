@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-ADMIN = {"Authorization": "Bearer s3cret-token"}
+ADMIN = {"Authorization": "Bearer s3cret-token-for-the-tests"}
 HITS = "/api/v1/sites/demo/hits"
 JSON = "application/json"
 
