@@ -50,15 +50,17 @@ preload_app = False
 accesslog = "-"
 # No query strings, no client addresses: portals' visitors are not logged.
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms'
+# systemd's RuntimeDirectory (/run/counter, in memory) when there is one.
+RUNTIME_DIRECTORY = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
 # The workers' heartbeat files, in memory rather than on a disk-backed /tmp.
-if os.path.isdir("/dev/shm"):
-    worker_tmp_dir = "/dev/shm"
+if RUNTIME_DIRECTORY or os.path.isdir("/dev/shm"):
+    worker_tmp_dir = RUNTIME_DIRECTORY or "/dev/shm"
 # gunicorn's control socket (for gunicornc) defaults to $XDG_RUNTIME_DIR, else
 # $HOME/.gunicorn, which systemd's ProtectHome=true makes unwritable. Under
-# systemd it goes in the unit's RuntimeDirectory; elsewhere it is off: the
-# service is reloaded and stopped with signals.
-if os.environ.get("RUNTIME_DIRECTORY"):
-    control_socket = os.path.join(os.environ["RUNTIME_DIRECTORY"].split(":")[0], "gunicorn.ctl")
+# systemd it goes in the RuntimeDirectory; elsewhere it is off: the service is
+# reloaded and stopped with signals.
+if RUNTIME_DIRECTORY:
+    control_socket = os.path.join(RUNTIME_DIRECTORY, "gunicorn.ctl")
 else:
     control_socket_disable = True
 

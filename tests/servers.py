@@ -73,8 +73,8 @@ class Gunicorn:
         self.port = free_port()
         self.log = self.dir / "gunicorn.log"
         self.env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ")}
-        self.env.update(COUNTER_BIND=f"127.0.0.1:{self.port}",
-                        PROMETHEUS_MULTIPROC_DIR=str(self.dir / "metrics"), **env)
+        self.env.update({"COUNTER_BIND": f"127.0.0.1:{self.port}",
+                         "PROMETHEUS_MULTIPROC_DIR": str(self.dir / "metrics"), **env})
         self.gunicorn = str(Path(python).parent / "gunicorn")
         self.proc: subprocess.Popen | None = None
 
