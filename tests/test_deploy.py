@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ import time
 import pytest
 import redis as redis_py
 from conftest import RedisServer, free_port, require_redis_server
-from servers import ADMIN_TOKEN, DEPLOY, ROOT, Gunicorn, Nginx, request
+from servers import ADMIN_TOKEN, BROWSER_UA, DEPLOY, ROOT, Gunicorn, Nginx, request
 
 # gunicorn's error-log line: [date] [pid] [LEVEL] message
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(INFO|WARNING|ERROR)\] (.*)$")
@@ -130,6 +132,44 @@ def test_admin_changes_are_in_gunicorns_log(gunicorn_on):
     assert re.fullmatch(r"admin \S+ set day site=demo date=2025-01-02 old=.+ new=.+", changes[2]), changes
     assert any(level == "WARNING" and text.startswith("admin refused") for level, text in messages), log
     assert ADMIN_TOKEN not in log and "wrong-token" not in log
+
+
+@pytest.mark.redis
+def test_bodies_read_ahead_still_reach_the_app_whole(gunicorn_on):
+    # gunicorn.conf.py reads every body before the app does: chunked bodies,
+    # Expect: 100-continue and bodies over the limit still work as without it.
+    server = gunicorn_on()
+    def post(body, chunked: bool) -> tuple[int, bytes]:
+        """POST a hit's body, chunked or with a Content-Length."""
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            conn.request("POST", "/api/v1/sites/demo/hits", body=iter(body) if chunked else body,
+                         encode_chunked=chunked,
+                         headers={"User-Agent": BROWSER_UA, "Content-Type": "application/json"})
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+        finally:
+            conn.close()
+
+    visitor = json.dumps({"visitor": "read-ahead-visitor-01"}).encode()
+    status, answer = post([visitor[:7], visitor[7:20], visitor[20:]], chunked=True)
+    assert status == 200 and json.loads(answer)["counted"] is True
+    other = json.dumps({"visitor": "read-ahead-visitor-02"}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Type: application/json\r\nUser-Agent: " + BROWSER_UA.encode()
+                     + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(other))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(other)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200") and b'"counted":true' in reply
+    big = b"{" + b" " * 70_000 + b"}"
+    for chunked in (False, True):
+        status, answer = post([big[:40_000], big[40_000:]] if chunked else big, chunked)
+        assert status == 413 and json.loads(answer)["error"]["code"] == "payload_too_large"
+    assert "Traceback" not in server.stop()
 
 
 @pytest.mark.redis
