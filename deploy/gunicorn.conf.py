@@ -66,7 +66,8 @@ else:
 
 # Every worker writes its metrics here; /metrics adds them up. It must be set
 # before prometheus_client is imported anywhere.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="counter-metrics-"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="counter-metrics-")
 
 # sysexits' EX_CONFIG: the unit does not restart the service on it.
 EXIT_BAD_SETTINGS = 78
