@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+
+from tests.helpers import BROWSER_UA, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 REQUIRE_NGINX = os.environ.get("COUNTER_REQUIRE_NGINX") == "1"
-BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
 ADMIN_TOKEN = "admin-token-for-the-deploy-tests"
 
 

@@ -13,8 +13,9 @@ import time
 
 import pytest
 import redis as redis_py
-from conftest import RedisServer, free_port, require_redis_server
-from servers import ADMIN_TOKEN, BROWSER_UA, DEPLOY, ROOT, Gunicorn, Nginx, request
+
+from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server
+from tests.servers import ADMIN_TOKEN, DEPLOY, ROOT, Gunicorn, Nginx, request
 
 # gunicorn's error-log line: [date] [pid] [LEVEL] message
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(INFO|WARNING|ERROR)\] (.*)$")

@@ -16,7 +16,8 @@ import threading
 import time
 
 import pytest
-from servers import ADMIN_TOKEN, Gunicorn, Nginx, request
+
+from tests.servers import ADMIN_TOKEN, Gunicorn, Nginx, request
 
 pytestmark = [pytest.mark.redis, pytest.mark.nginx]
 
