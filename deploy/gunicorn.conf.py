@@ -5,7 +5,8 @@
 # and redis keeps ssl.SSLContext by direct reference, which gevent cannot patch
 # any more and warns about in every worker. Patching ssl here, before anything
 # imports redis, keeps that reference gevent's own. It changes nothing else in
-# the master, which makes no TLS connection.
+# the master, whose one TLS use (the start-up check of a rediss:// Redis)
+# works the same with gevent's ssl (tests/test_deploy.py).
 from gevent import monkey
 
 monkey.patch_ssl()
@@ -40,8 +41,9 @@ APP_SLOTS = int(os.environ.get("COUNTER_CONNECTIONS", "100"))
 # within BODY_DEADLINE seconds of the head.
 keepalive = 5
 BODY_DEADLINE = 10
-# Bodies are read ahead up to this size; the app refuses anything over 4 KiB.
-BODY_READ_AHEAD = 64 * 1024
+# Bodies are read ahead up to this size, at most 8 MB for a worker's 1,000
+# connections; the app refuses anything over 4 KiB, so it never reads further.
+BODY_READ_AHEAD = 8 * 1024
 # Redis calls time out after 0.5 s, so a request never comes near this.
 timeout = 30
 graceful_timeout = 20

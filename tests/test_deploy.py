@@ -114,6 +114,31 @@ def test_an_evicting_redis_stops_the_master(tmp_path):
 
 
 @pytest.mark.redis
+def test_rediss_serves_with_the_deploy_config(tmp_path):
+    # TLS to Redis, in the master's start-up check and in the workers.
+    require_redis_server()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-subj", "/CN=localhost", "-days", "2", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    tls_port = free_port()
+    tls = RedisServer(tmp_path / "redis", "--tls-port", str(tls_port), "--tls-cert-file", str(cert),
+                      "--tls-key-file", str(key), "--tls-auth-clients", "no").start()
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": f"rediss://127.0.0.1:{tls_port}/0?ssl_cert_reqs=none", "COUNTER_SITES": "demo"})
+    try:
+        server.start()
+        status, _, body = request(server.port, *HIT)
+        assert status == 200 and json.loads(body)["counted"] is True
+        # Written over TLS; read back on the server's plain port.
+        assert redis_py.Redis(port=tls.port).dbsize() > 0
+    finally:
+        log = server.stop()
+        tls.stop()
+    clean(log)
+
+
+@pytest.mark.redis
 def test_admin_changes_are_in_gunicorns_log(gunicorn_on):
     server = gunicorn_on(COUNTER_ADMIN_TOKEN=ADMIN_TOKEN)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
