@@ -19,7 +19,11 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 
+import gevent  # noqa: E402
+from gevent.lock import BoundedSemaphore  # noqa: E402
 from gunicorn import glogging  # noqa: E402
+from gunicorn.http.body import LengthReader  # noqa: E402
+from gunicorn.http.errors import NoMoreData  # noqa: E402
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
 # Chosen with `make bench` (README "Performance"): gevent workers serve more
@@ -148,11 +152,17 @@ def pre_request(worker, req):
     A client that trickles its body is disconnected after BODY_DEADLINE
     seconds, without having held a slot or a Redis connection meanwhile.
     """
-    import gevent
-    from gunicorn.http.errors import NoMoreData
+    reader = req.body.reader
+    if not (isinstance(reader, LengthReader) and reader.length == 0):  # GETs have no body to wait for
+        _read_ahead(req)
+    _slots(worker).acquire()
+    req.counter_slot = True
 
+
+def _read_ahead(req) -> None:
+    """Read up to BODY_READ_AHEAD bytes of the body within BODY_DEADLINE, and keep them for the app."""
     if req._expected_100_continue:
-        # gunicorn would send this only after this hook, and the client waits for it.
+        # gunicorn would send this only after pre_request, and the client waits for it.
         req.unreader.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         req._expected_100_continue = False
     deadline = gevent.Timeout(BODY_DEADLINE)
@@ -170,8 +180,6 @@ def pre_request(worker, req):
     rest = req.body.buf.getvalue()
     req.body.buf = io.BytesIO()
     req.body.buf.write(body + rest)
-    _slots(worker).acquire()
-    req.counter_slot = True
 
 
 def post_request(worker, req, environ, resp):
@@ -181,12 +189,10 @@ def post_request(worker, req, environ, resp):
         _slots(worker).release()
 
 
-def _slots(worker):
+def _slots(worker) -> BoundedSemaphore:
     """Return the worker's semaphore of app slots."""
     slots = getattr(worker, "counter_slots", None)
     if slots is None:
-        from gevent.lock import BoundedSemaphore
-
         slots = worker.counter_slots = BoundedSemaphore(APP_SLOTS)
     return slots
 

@@ -72,7 +72,11 @@ def test_requirements_txt_alone_serves_with_deploy(tmp_path, real_redis):
         assert status == 200 and json.loads(body)["counted"] is True
         after = json.loads(request(server.port, "GET", "/api/v1/sites/demo/stats")[2])["total"]
         assert after == before + 1
-        assert (run / "gunicorn.ctl").is_socket()
+        # The master opens its control socket in a thread of its own, once the workers run.
+        deadline = time.monotonic() + 10
+        while not (run / "gunicorn.ctl").is_socket():
+            assert time.monotonic() < deadline, "no control socket in the runtime directory"
+            time.sleep(0.1)
         assert request(server.port, "GET", "/metrics")[0] == 200
     finally:
         log = server.stop()
