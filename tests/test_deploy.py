@@ -14,7 +14,8 @@ import time
 import pytest
 import redis as redis_py
 
-from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server
+from counter import create_app
+from tests.helpers import BROWSER_UA, RedisServer, browser, free_port, require_redis_server, settings
 from tests.servers import ADMIN_TOKEN, DEPLOY, ROOT, Gunicorn, Nginx, request
 
 # gunicorn's error-log line: [date] [pid] [LEVEL] message
@@ -377,3 +378,15 @@ def start_redis_conf(workdir, port: int, node: bool = False, replica_of: int | N
         except redis_py.ConnectionError:
             time.sleep(0.02)
     raise RuntimeError((workdir / "redis.log").read_text())
+
+
+def test_an_unreachable_cluster_at_start_up_gives_503s_not_a_crash():
+    # A Redis Cluster client asks its nodes for the slots as it opens: with
+    # none answering, the app still starts (as the master's check builds it)
+    # and answers 503 until one does.
+    config = settings()
+    config["REDIS_URL"] = f"redis+cluster://127.0.0.1:{free_port()}"
+    c = browser(create_app(config))
+    assert c.post("/api/v1/sites/demo/hits", json={}).status_code == 503
+    assert c.get("/api/v1/sites/demo/stats").status_code == 503
+    assert c.get("/readyz").status_code == 503
