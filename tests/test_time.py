@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import BROWSER_UA, browser, stats
+from tests.helpers import ADMIN, BROWSER_UA, browser, stats
 from tests.helpers import hit as post_hit
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -181,9 +181,6 @@ def test_sites_on_different_local_dates_keep_both_salts(make_app, clock, monkeyp
         body = counter.hit(sites[i % 2], f"visitor-{i:012d}", None, "203.0.113.9", BROWSER_UA)
         assert body["counted"] is True
     assert len(salt_calls) <= 2
-
-
-ADMIN = {"Authorization": "Bearer s3cret-token"}
 
 
 def set_days(client, visits: dict[str, int]) -> None:
