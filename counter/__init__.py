@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def init_counter(app: Flask) -> None:
     """Attach the counter; its Redis client opens in each worker on first use."""
     cfg = app.config
-    url = cfg["REDIS_URL"] or embedded.start()
+    url = cfg["REDIS_URL"] or embedded.start(cfg["DATA_DIR"])
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
                   new_visit_limit=cfg["NEW_VISIT_LIMIT"])

@@ -364,6 +364,29 @@ class Store:
         old = self._call(self._set_day, [key], args)
         return int(old[0]), int(old[1])
 
+    def set_days(self, site: str, rows, batch: int = 1000) -> list[tuple[int, int]]:
+        """Set (date, visits, page views) rows, one pipeline per `batch`; return the old pairs.
+
+        Each day is set atomically by the script; the pipeline is not a
+        transaction, so a failure part-way leaves the earlier days set (setting
+        them again is harmless). A site's keys share one slot, so on a cluster
+        every batch goes to one node.
+        """
+        self._open()
+        rows = list(rows)
+        # A cluster pipeline does not load scripts itself; SCRIPT LOAD reaches every primary.
+        self._call(self.client.script_load, SET_DAY)
+        old: list[tuple[int, int]] = []
+        for start in range(0, len(rows), batch):
+            pipe = self.client.pipeline(transaction=False)
+            for day, visits, pageviews in rows[start:start + batch]:
+                key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
+                args = [day.day, "" if visits is None else visits,
+                        "" if pageviews is None else pageviews]
+                self._set_day([key], args, client=pipe)
+            old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]
+        return old
+
     # -- operations -------------------------------------------------------
 
     def salt(self, day: date) -> bytes:
