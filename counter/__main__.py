@@ -270,7 +270,8 @@ def import_daily(site: str, file: str, fmt: str, dry_run: bool, set_total_too: b
     try:
         parsed = imports.parse(fmt, imports.decode(raw), where.zone, counter.today(where), date_format)
     except imports.BadInput as exc:
-        raise Failure(f"{click.format_filename(file)}: {exc}", 2) from None
+        name = "<stdin>" if file == "-" else click.format_filename(file)
+        raise Failure(f"{name}:{exc.line}: {exc.reason}", 2) from None
     rows = parsed.rows
     total = parsed.visits + (initial or 0) if set_total_too else None
     if total is not None and total > MAX_COUNT:
@@ -332,8 +333,8 @@ def _write(counter, site: Site, rows: list[imports.Row]) -> int:
         raise Failure(f"interrupted: {done} of {len(rows)} days were written; running the same "
                       "import again is safe", 130) from None
     except StoreUnavailable as exc:
-        raise Failure(f"the counter store failed after {done} of {len(rows)} days were written: "
-                      f"{exc}; running the same import again is safe", 1) from None
+        raise Failure(f"the counter store is unavailable ({exc}); {done} of {len(rows)} days were "
+                      "written, and running the same import again is safe", 1) from None
     return done
 
 

@@ -34,6 +34,7 @@ class BadInput(ValueError):
         """Keep the line number and the sentence."""
         super().__init__(f"line {line}: {message}")
         self.line = line
+        self.reason = message
 
 
 @dataclass(frozen=True)

@@ -374,16 +374,17 @@ class Store:
         """
         self._open()
         rows = list(rows)
-        # A cluster pipeline does not load scripts itself; SCRIPT LOAD reaches every primary.
-        self._call(self.client.script_load, SET_DAY)
+        # redis-py's cluster pipeline neither loads scripts nor takes Script calls, so the
+        # script is loaded on every primary first and queued as a plain EVALSHA.
+        sha = self._call(self.client.script_load, SET_DAY)
         old: list[tuple[int, int]] = []
         for start in range(0, len(rows), batch):
             pipe = self.client.pipeline(transaction=False)
             for day, visits, pageviews in rows[start:start + batch]:
                 key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-                args = [day.day, "" if visits is None else visits,
-                        "" if pageviews is None else pageviews]
-                self._set_day([key], args, client=pipe)
+                pipe.execute_command("EVALSHA", sha, 1, key, day.day,
+                                     "" if visits is None else visits,
+                                     "" if pageviews is None else pageviews)
             old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]
         return old
 
