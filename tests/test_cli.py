@@ -19,7 +19,7 @@ from conftest import START, require_redis_server
 
 import counter
 import counter.__main__ as cli
-from counter import embedded
+from counter import embedded, imports
 from counter.__main__ import main
 from counter.clock import FixedClock
 
@@ -527,3 +527,39 @@ def test_progress_bar_on_a_terminal_only(fake_redis_url, tmp_path, capsys, monke
                           cwd=tmp_path, env=subprocess_env(flush_url), capture_output=True, text=True,
                           timeout=30)
     assert (done.returncode, done.stdout, done.stderr) == (0, "demo: imported 1500 days\n", "")
+
+
+# -- the parsers alone ------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("0", 0), ("1234", 1234), (" 42 ", 42), ("1.234", 1234), ("1,234", 1234), ("1 234", 1234),
+    ("1\u00a0234", 1234), ("1\u202f234", 1234), ("1'234", 1234), ("12.345.678", 12345678),
+    ("9.007.199.254.740.991", 2**53 - 1),
+])
+def test_whole_numbers_as_people_write_them(text, number):
+    assert imports.whole_number(text, 7, "visits") == number
+
+
+@pytest.mark.parametrize("text", ["", "x", "1.5", "1,23", "1.2345", "0.500", "1.234,567", "1,234.5",
+                                  "1.234 567", "12.34.567", "+5", "1e3", "9007199254740992"])
+def test_ambiguous_or_wrong_numbers_are_refused_with_their_line(text):
+    with pytest.raises(imports.BadInput) as caught:
+        imports.whole_number(text, 7, "visits")
+    assert caught.value.line == 7 and "visits" in str(caught.value)
+
+
+def test_parse_sorts_days_and_keeps_line_numbers():
+    parsed = imports.parse("csv", "date;visits\n\n2026-11-02;5\n2026-11-01;6\n", HANOI, TODAY)
+    assert parsed.rows == [imports.Row(date(2026, 11, 1), 6, None, 4),
+                           imports.Row(date(2026, 11, 2), 5, None, 3)]
+    assert parsed.visits == 11
+
+
+def test_a_vinaora_row_belongs_to_the_hour_it_ends():
+    midnight = int(datetime(2026, 11, 21, tzinfo=HANOI).timestamp())
+    text = f"time,visits,bots\n{midnight},10,1\n{midnight + 1},4,0\n"
+    rows = imports.parse("vinaora", text, HANOI, TODAY).rows
+    assert [(r.date, r.visits) for r in rows] == [(date(2026, 11, 20), 9), (date(2026, 11, 21), 4)]
+    # The same rows in another zone fall on other days.
+    rows = imports.parse("vinaora", text, ZoneInfo("UTC"), TODAY).rows
+    assert [(r.date, r.visits) for r in rows] == [(date(2026, 11, 20), 13)]
