@@ -423,13 +423,23 @@ def test_without_redis_url_and_no_service_it_says_where_it_looked(monkeypatch, c
 
 
 @pytest.fixture
-def service_store(tmp_path):
-    """Start the embedded store as the service does, in its own data directory."""
+def service_store(tmp_path, monkeypatch):
+    """Start the service's embedded store in its own data directory, as the service does."""
     require_redis_server()
     data = tmp_path / "data"
-    url = embedded.start(str(data))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("COUNTER_DATA_DIR", str(data))
+    url = counter.create_app().extensions["counter"].store.url
+    assert url == f"unix://{data / 'redis.sock'}"
     yield data, url
     redis_py.Redis.from_url(url).shutdown(nosave=True)
+
+
+def test_a_data_directory_too_long_for_a_socket_is_a_config_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("COUNTER_DATA_DIR", str(tmp_path / ("x" * 120)))
+    status, _, err = run(capsys, "stats", "demo")
+    assert status == 2 and "COUNTER_DATA_DIR" in err and "too long" in err
 
 
 @pytest.mark.redis
