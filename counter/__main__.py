@@ -100,8 +100,8 @@ def _embedded_url(data_dir: str) -> str:
                       "counts in its own memory, out of this command's reach; set REDIS_URL", 1)
     raise Failure(
         f"REDIS_URL is unset and no embedded store is running in {where} "
-        f"(COUNTER_DATA_DIR, default ./var of the working directory). Start the service first "
-        f"(make run), set COUNTER_DATA_DIR to the data directory the service uses, or set REDIS_URL.", 1)
+        "(COUNTER_DATA_DIR, default ./var of the working directory). Start the service first "
+        "(make run), set COUNTER_DATA_DIR to the data directory the service uses, or set REDIS_URL.", 1)
 
 
 def _site(counter, site_id: str) -> Site:
