@@ -24,6 +24,7 @@ SEPARATORS = (",", ";", "\t")
 # Counts are whole, so a dot, comma or space before exactly three digits groups thousands.
 PLAIN = re.compile(r"\d+")
 GROUPED = re.compile(r"[1-9]\d{0,2}(?P<sep>[.,' \u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*")
+WP_STATISTICS_VISIT = ("id", "last_visit", "last_counter", "visit")  # the table's columns, in order
 SLASHED = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
 
 
@@ -205,13 +206,25 @@ def parse_vinaora(text: str, zone: ZoneInfo) -> Parsed:
 
 
 def parse_wp_statistics(text: str, date_format: str | None = None) -> Parsed:
-    """Read WP Statistics' `visit` table: `last_counter` is the day, `visit` its visits."""
+    """Read WP Statistics' `visit` table: `last_counter` is the day, `visit` its visits.
+
+    The plugin's own export writes the column names only when asked to;
+    without them, the table's four columns are taken in its own order.
+    """
+    if text.lstrip().startswith("<"):
+        raise BadInput(1, "this is the XML export; export the visit table as CSV or TSV")
     records = _records(text)
     line, fields = next(records)
-    cols = _header(fields, line, ("last_counter", "visit"), None,
-                   "last_counter and visit (export the table with its column names)")
+    names = {f.strip().strip("`").lower() for f in fields}
+    first: list[tuple[int, list[str]]] = []
+    if not names & {"last_counter", "visit"} and len(fields) == len(WP_STATISTICS_VISIT):
+        cols = {name: i for i, name in enumerate(WP_STATISTICS_VISIT)}
+        first = [(line, fields)]  # no header: the first line is a day already
+    else:
+        cols = _header(fields, line, ("last_counter", "visit"), None,
+                       f"last_counter and visit, or be a row of {','.join(WP_STATISTICS_VISIT)}")
     rows = []
-    for line, fields in records:
+    for line, fields in [*first, *records]:
         cells = _cells(fields, line, len(cols))
         day = read_date(cells[cols["last_counter"]], line, "last_counter", date_format)
         rows.append(Row(day, whole_number(cells[cols["visit"]], line, "visit"), None, line))

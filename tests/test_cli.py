@@ -281,6 +281,16 @@ def test_wp_statistics_visit_table(env, capsys, tmp_path):
                                                                      "2026-11-02,1611,0,0,0"]
 
 
+def test_wp_statistics_own_export_without_column_names(env, capsys, tmp_path):
+    # As the plugin's Optimization > Export writes it when "Include header row" is off.
+    path = tmp_path / "wp-statistics-2026-11-25-09-00.tsv"
+    path.write_text('"1"\t"2026-11-05 21:04:11"\t"2026-11-05"\t"77"\n'
+                    '"2"\t"2026-11-06 22:00:00"\t"2026-11-06"\t"1.234"\n')
+    assert run(capsys, "import-daily", "demo", path, "--format", "wp-statistics")[0] == 0
+    assert export(capsys, date(2026, 11, 5), date(2026, 11, 6)) == ["2026-11-05,77,0,0,0",
+                                                                     "2026-11-06,1234,0,0,0"]
+
+
 def test_wp_statistics_tab_separated(env, capsys, tmp_path):
     path = tmp_path / "visit.tsv"
     path.write_text("ID\tlast_visit\tlast_counter\tvisit\n7\t2026-11-03 10:00:00\t2026-11-03\t42\n")
@@ -357,7 +367,10 @@ BAD = [
     ("vinaora", [], "time\tvisits\tguests\n1763917200\t5\t6\n", 1, "missing: bots"),
     ("vinaora", [], "time\tvisits\tbots\n99999999999\t5\t1\n", 2, "after today"),
     ("wp-statistics", [], "ID,last_counter,visit\n1,2026-11-01,5\n2,2026-11-01,6\n", 3, "already on line 2"),
-    ("wp-statistics", [], "1,2026-11-01 10:00:00,2026-11-01,5\n", 1, "last_counter and visit"),
+    ("wp-statistics", [], "1,2026-11-01,5\n", 1, "last_counter and visit"),
+    ("wp-statistics", [], '"1","2026-11-01 10:00:00","2026-11-01","5"\n"2","x","2026-11-0","6"\n', 2,
+     "last_counter '2026-11-0' is not a date"),
+    ("wp-statistics", [], "<?xml version=\"1.0\"?>\n<Workbook>\n", 1, "XML export"),
 ]
 
 
