@@ -22,6 +22,7 @@ import counter.__main__ as cli
 from counter import embedded, imports
 from counter.__main__ import main
 from counter.clock import FixedClock
+from counter.store import Store, StoreUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -343,6 +344,32 @@ def test_a_long_history_in_batches(env, capsys, tmp_path):
     assert lines == [f"{d},{d.day},{d.month},0,0" for d in reversed(days)]
     # The month's visit sums stay right, as in live counting.
     assert json.loads(run(capsys, "stats", "demo")[1])["this_month"] == sum(range(1, 26))
+
+
+@pytest.mark.parametrize(("failure", "status", "message"), [
+    (KeyboardInterrupt(), 130, "interrupted: 1000 of 2500 days were written"),
+    (StoreUnavailable("Connection reset by peer"), 1, "unavailable (Connection reset by peer); 1000 of 2500"),
+])
+def test_an_import_cut_short_says_how_far_it_got_and_runs_again(env, capsys, tmp_path, monkeypatch,
+                                                                failure, status, message):
+    days = [TODAY - timedelta(days=i) for i in range(2500)]
+    path = tmp_path / "h.csv"
+    path.write_text("date,visits\n" + "".join(f"{d},7\n" for d in days))
+    real = Store.set_days
+    calls = []
+
+    def set_days(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise failure
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "set_days", set_days)
+    got, _, err = run(capsys, "import-daily", "demo", path)
+    assert got == status and message in err and "again is safe" in err
+    monkeypatch.setattr(Store, "set_days", real)
+    assert run(capsys, "import-daily", "demo", path)[0] == 0
+    assert export(capsys, days[-1], days[0]) == [f"{d},7,0,0,0" for d in reversed(days)]
 
 
 # -- bad input --------------------------------------------------------------
