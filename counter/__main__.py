@@ -271,7 +271,8 @@ def import_daily(site: str, file: str, fmt: str, dry_run: bool, set_total_too: b
         parsed = imports.parse(fmt, imports.decode(raw), where.zone, counter.today(where), date_format)
     except imports.BadInput as exc:
         name = "<stdin>" if file == "-" else click.format_filename(file)
-        raise Failure(f"{name}:{exc.line}: {exc.reason}", 2) from None
+        raise Failure(f"{name}:{exc.line}: {exc.reason} (line {exc.line}; nothing was imported)",
+                      2) from None
     rows = parsed.rows
     total = parsed.visits + (initial or 0) if set_total_too else None
     if total is not None and total > MAX_COUNT:

@@ -408,7 +408,8 @@ def test_a_bad_line_is_named_and_nothing_is_written(env, capsys, tmp_path, redis
     path.write_text(text)
     status, out, err = run(capsys, "import-daily", "demo", path, "--format", fmt, *extra)
     assert status == 2 and out == ""
-    assert f"bad.txt:{line}: " in err and message in err
+    assert f"bad.txt:{line}: " in err and f"(line {line}; nothing was imported)" in err
+    assert message in err
     assert redis.dbsize() == 0
 
 
