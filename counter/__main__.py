@@ -170,7 +170,7 @@ def _online_line(counter) -> str:
     groups: dict[str, list[str]] = {}
     for site in counter.sites.values():
         s = counter.stats(site)
-        stamp = datetime.fromtimestamp(now, site.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        stamp = datetime.fromtimestamp(now, site.zone).strftime("%H:%M:%S %Z")
         groups.setdefault(stamp, []).append(
             f"{site.id}: {s['online']}" + (" (stale)" if s["stale"] else ""))
     return " | ".join(f"{stamp}  " + "  ".join(parts) for stamp, parts in groups.items())
@@ -184,8 +184,8 @@ def _online_line(counter) -> str:
 def online(watch: bool, interval: float) -> None:
     """Print how many are online on each site, at the site's local time.
 
-    Each line starts with the date and time in the sites' time zone (sites
-    in other zones get their own group on the line). Ctrl-C ends a watch.
+    Each line starts with the time in the sites' time zone (sites in other
+    zones get their own group on the line). Ctrl-C ends a watch.
 
     Example: python -m counter online --watch --interval 10
     """
