@@ -51,7 +51,7 @@ class Count(click.ParamType):
             self.fail(f"{value!r} is not a whole number", param, ctx)
         number = int(text)
         if not 0 <= number <= MAX_COUNT:
-            self.fail(f"{value} must be a non-negative whole number at most {MAX_COUNT}", param, ctx)
+            self.fail(f"{value} must be a non-negative whole number up to {MAX_COUNT}", param, ctx)
         return number
 
 
