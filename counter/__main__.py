@@ -20,10 +20,9 @@ import click
 from . import embedded, imports
 from .config import ConfigError, Site, from_env
 from .formats import write_daily_csv
-from .service import BadRange
+from .service import MAX_COUNT, BadRange
 from .store import StoreUnavailable
 
-MAX_COUNT = imports.MAX_COUNT
 BATCH = 1000  # days per pipeline when importing
 _sleep = time.sleep  # the watch loop's pause, replaced in tests
 

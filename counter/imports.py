@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from .clock import local_date
 from .formats import DAILY_COLUMNS
+from .service import MAX_COUNT
 
 FORMATS = ("csv", "vinaora", "wp-statistics")
-MAX_COUNT = 2**53 - 1  # as the API: the largest whole number every JSON reader keeps exact
 SEPARATORS = (",", ";", "\t")
 # Counts are whole, so a dot, comma or space before exactly three digits groups thousands.
 PLAIN = re.compile(r"\d+")

@@ -8,10 +8,10 @@ from importlib import resources
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import client, counter, find_site
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
+from .web import client, counter, find_site
 
 bp = Blueprint("widget", __name__)
 

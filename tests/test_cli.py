@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_py
-from conftest import START, require_redis_server
 
 import counter
 import counter.__main__ as cli
@@ -23,6 +22,7 @@ from counter import embedded, imports
 from counter.__main__ import main
 from counter.clock import FixedClock
 from counter.store import Store, StoreUnavailable
+from tests.helpers import START, require_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -178,6 +178,7 @@ def test_bad_usage_exits_2_without_a_traceback(env, capsys, tmp_path, redis, arg
 @pytest.mark.parametrize(("argv", "message"), [
     (("stats", "nosuch"), "unknown site"),
     (("set-total", "demo", "-5"), "non-negative"),
+    (("set-total", "demo", str(2**53)), "up to 9007199254740991"),
     (("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"), "must not be after"),
 ])
 def test_mistakes_give_a_clear_error_and_a_failing_status(env, capsys, argv, message):
@@ -614,3 +615,9 @@ def test_a_vinaora_row_belongs_to_the_hour_it_ends():
     # The same rows in another zone fall on other days.
     rows = imports.parse("vinaora", text, ZoneInfo("UTC"), TODAY).rows
     assert [(r.date, r.visits) for r in rows] == [(date(2026, 11, 20), 13)]
+
+
+def test_a_sentinel_url_without_a_service_is_a_config_error(monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", "redis+sentinel://127.0.0.1:26379")
+    status, _, err = run(capsys, "stats", "demo")
+    assert status == 2 and "REDIS_URL" in err and "service" in err
