@@ -125,8 +125,15 @@ def _records(text: str) -> Iterable[tuple[int, list[str]]]:
 
 def _header(fields: list[str], line: int, required: tuple[str, ...], known: tuple[str, ...] | None,
             what: str) -> dict[str, int]:
-    """Map column names (trimmed, any case) to positions; check the required ones."""
+    """Map column names (trimmed, any case) to positions; check the required ones.
+
+    Empty names at the end (a spreadsheet's trailing separators) are dropped.
+    """
     names = [f.strip().strip("`").lower() for f in fields]
+    while names and not names[-1]:
+        names.pop()
+    if "" in names:
+        raise BadInput(line, f"column {names.index('') + 1} has no name")
     missing = [c for c in required if c not in names]
     if missing:
         raise BadInput(line, f"the header must name {what}; missing: {', '.join(missing)} "
@@ -142,7 +149,9 @@ def _header(fields: list[str], line: int, required: tuple[str, ...], known: tupl
 
 
 def _cells(fields: list[str], line: int, width: int) -> list[str]:
-    """Check a record has the header's number of fields."""
+    """Check a record has the header's number of fields, ignoring empty ones past the last."""
+    if len(fields) > width and not "".join(fields[width:]).strip():
+        fields = fields[:width]
     if len(fields) != width:
         raise BadInput(line, f"{len(fields)} fields where the header has {width} (a number "
                              "grouped with ',' must be quoted, or the file saved with ';')")

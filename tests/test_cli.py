@@ -212,6 +212,14 @@ def test_csv_as_a_spreadsheet_saves_it(env, capsys, tmp_path):
         "2026-11-01,1234,12345678,0,0", "2026-11-02,1234,1000,0,0", "2026-11-03,1234,7,0,0"]
 
 
+def test_csv_with_a_spreadsheets_trailing_separators(env, capsys, tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("date;visits;pageviews;;\n2026-11-01;5;6;;\n2026-11-02;7;8\n")
+    assert run(capsys, "import-daily", "demo", path)[0] == 0
+    assert export(capsys, date(2026, 11, 1), date(2026, 11, 2)) == ["2026-11-01,5,6,0,0",
+                                                                     "2026-11-02,7,8,0,0"]
+
+
 def test_csv_with_commas_and_quoted_grouped_numbers(env, capsys, tmp_path):
     path = tmp_path / "h.csv"
     path.write_text('date,pageviews,visits\n2026-11-01,"2,500",10\n')
@@ -390,6 +398,8 @@ BAD = [
     ("csv", [], "day,visits\n2026-11-01,5\n", 1, "missing: date"),
     ("csv", [], "date,unique_visitors\n2026-11-01,5\n", 1, "neither visits nor pageviews"),
     ("csv", [], "", 1, "empty"),
+    ("csv", [], "date,,visits\n2026-11-01,,5\n", 1, "column 2 has no name"),
+    ("csv", [], "date,visits,\n2026-11-01,5,6\n", 2, "3 fields where the header has 2"),
     ("vinaora", [], "time\tvisits\tbots\n1763917200\t5\t6\n", 2, "bots (6) above visits (5)"),
     ("vinaora", [], "time\tvisits\tbots\n1763917200\t5\t1\nsoon\t5\t1\n", 3, "time"),
     ("vinaora", [], "time\tvisits\tguests\n1763917200\t5\t6\n", 1, "missing: bots"),
