@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -46,7 +47,7 @@ class Count(click.ParamType):
         if isinstance(value, int):
             return value
         text = str(value).strip()
-        if not text.lstrip("-").isdigit():
+        if not re.fullmatch(r"-?[0-9]+", text):
             self.fail(f"{value!r} is not a whole number", param, ctx)
         number = int(text)
         if not 0 <= number <= MAX_COUNT:

@@ -154,6 +154,8 @@ def test_online_watch_prints_each_sites_local_time(monkeypatch, redis_url, clock
     ("online", "--nosuch"),
     ("set-total", "demo", "-5"),
     ("set-total", "demo", "1x"),
+    ("set-total", "demo", "--5"),
+    ("set-total", "demo", "1.5"),
     ("set-total", "demo"),
     ("export-daily", "demo", "--from", "2026-13-01"),
     ("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"),
