@@ -116,9 +116,15 @@ def _records(text: str) -> Iterable[tuple[int, list[str]]]:
         sep = ","  # a one-column header; the header check below names what is missing
     elif sum(c == counts[sep] for c in counts.values()) > 1:
         raise BadInput(first + 1, "the header mixes separators; use one of ',' ';' or tab")
-    reader = csv.reader(lines[first:], delimiter=sep)
+    reader = csv.reader(lines[first:], delimiter=sep, strict=True)
     start = first  # csv counts lines from where it starts reading
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BadInput(start + reader.line_num, f"not readable as CSV ({exc})") from None
         if fields and any(f.strip() for f in fields):
             yield start + reader.line_num, fields
 
@@ -250,6 +256,8 @@ def parse(fmt: str, text: str, zone: ZoneInfo, today: date, date_format: str | N
         parsed = parse_wp_statistics(text, date_format)
     else:
         raise ValueError(f"unknown format {fmt!r}")
+    if not parsed.rows:
+        raise BadInput(2, "no days after the header")
     for row in parsed.rows:
         if row.date > today:
             raise BadInput(row.line, f"{row.date} is after today ({today}) in the site's time zone")
