@@ -295,9 +295,9 @@ def import_daily(site: str, file: str, fmt: str, dry_run: bool, set_total_too: b
 def _dry_run(counter, site: Site, rows: list[imports.Row], total: int | None) -> None:
     """Print each day that would change, old -> new, and the total."""
     click.echo(f"{site.id}: dry run, nothing is written")
-    if rows:
-        old = {d.date: d for d in counter.store.daily(site.id, rows[0].date, rows[-1].date,
-                                                      counter.today(site))}
+    # Rows come sorted by date, and a file without days was refused.
+    old = {d.date: d for d in counter.store.daily(site.id, rows[0].date, rows[-1].date,
+                                                  counter.today(site))}
     changed = 0
     for row in rows:
         before = old[row.date]
