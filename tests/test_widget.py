@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import re
 import xml.etree.ElementTree as ET
 from html import unescape
 
 import pytest
 from conftest import BROWSER_UA
+
+from counter.dashboard import _label_slots
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -189,3 +192,34 @@ def test_dashboard_refuses_bad_days(web, days):
     response = web.get(f"/dashboard/demo?days={days}")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_days"
+
+
+def test_dashboards_write_numbers_in_the_sites_language(web, counter):
+    counter.store.set_total("demo", 1672241)
+    counter.store.set_total("evil", 1672241)
+    assert ">1.672.241<" in web.get("/dashboard/demo").get_data(as_text=True)
+    assert ">1,672,241<" in web.get("/dashboard/evil").get_data(as_text=True)
+    listing = web.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'data-site="demo" data-lang="vi">.*?>1\.672\.241<', listing, re.S)
+    assert re.search(r'data-site="evil" data-lang="en">.*?>1,672,241<', listing, re.S)
+    assert '<html lang="en">' in web.get("/dashboard/evil").get_data(as_text=True)
+
+
+def test_dashboard_charts_have_tables_for_screen_readers(web):
+    html = web.get("/dashboard/demo?days=366").get_data(as_text=True)
+    tables = re.findall(r'<table class="sr-only">(.*?)</table>', html, re.S)
+    assert len(tables) == 2
+    assert tables[0].count("<tr>") == 366 + 1 and tables[1].count("<tr>") == 60 + 1
+    assert "<th scope=\"row\">2026-11-25</th><td>0</td><td>0</td>" in tables[0]
+    assert html.count('<rect class="bar"') == 366 + 60
+
+
+@pytest.mark.parametrize("most", [4, 7])
+def test_chart_labels_are_few_and_end_at_both_edges(most):
+    for n in range(1, 400):
+        slots = sorted(_label_slots(n, most))
+        assert len(slots) <= most and slots[0] == 0 and slots[-1] == n - 1, n
+        if n > most:
+            every = -(-(n - 1) // (most - 1))
+            gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+            assert min(gaps) >= every, (n, slots)  # the edge labels, drawn inwards, need as much room
