@@ -182,7 +182,7 @@ def badge(site_id: str):
     stats, status = count_or_read(site)
     rows = block_rows(stats, options)
     top = 31 if options.title else 11
-    svg = render_template("badge.svg", title=options.title, rows=rows, top=top, dark=options.theme == "dark",
+    svg = render_template("badge.svg", title=options.title, rows=rows, top=top, theme=options.theme,
                           height=top - 1 + 20 * len(rows))
     return _picture_headers(Response(svg, status=status, mimetype="image/svg+xml"))
 

@@ -109,7 +109,9 @@ def test_badge_and_embed_take_theme_title_and_the_new_rows(web, counter):
     svg = web.get("/api/v1/sites/demo/badge.svg?theme=dark&title=&fields=total,last_week,last_month")
     assert svg.status_code == 200
     text = svg.get_data(as_text=True)
-    assert "#0d1117" in text and "Thống kê truy cập" not in text
+    assert 'fill="#0d1117"' in text and "Thống kê truy cập" not in text
+    auto = web.get("/api/v1/sites/demo/badge.svg?theme=auto").get_data(as_text=True)
+    assert 'fill="#ffffff"' in auto and "prefers-color-scheme: dark" in auto
     assert "Tuần trước" in text and "Tháng trước" in text and ">1.234<" in text
     html = web.get("/embed/demo?theme=auto&title=Lượt truy cập&fields=this_month").get_data(as_text=True)
     assert 'class="vc-counter vc-auto' in html and "Lượt truy cập" in html and "Tháng này" in html
