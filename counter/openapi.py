@@ -29,6 +29,8 @@ ERRORS = {400: "Bad input", 401: "Missing or wrong token", 403: "Forbidden",
           404: "Unknown site", 413: "Body over 4 KiB", 415: "Unsupported media type",
           429: "Over a rate limit", 503: "Store unavailable"}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
+_FIELD = "(total|online|today|yesterday|this_week|this_month|last_week|last_month)"
+BADGE_FIELDS = rf"^[\s,]*{_FIELD}\s*(,[\s,]*{_FIELD}\s*)*[\s,]*$"  # as the service splits them
 
 
 def _ref(name: str) -> dict:
@@ -113,14 +115,24 @@ def spec() -> dict:
                 "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
                 "parameters": [
                     SITE_PARAM,
-                    {"name": "fields", "in": "query", "schema": {"type": "string"},
-                     "description": "some of total, online, today, yesterday, this_week, this_month"},
+                    {"name": "fields", "in": "query", "schema": {"type": "string", "pattern": BADGE_FIELDS},
+                     "description": "some of total, online, today, yesterday, this_week, this_month, "
+                                    "last_week, last_month"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
+                    {"name": "theme", "in": "query",
+                     "schema": {"type": "string", "enum": ["light", "dark", "auto"]}},
+                    {"name": "title", "in": "query",
+                     "schema": {"type": "string", "maxLength": 100, "pattern": "^[^\\u0000-\\u001f]*$"},
+                     "description": "replaces the title; empty: no title"},
                     {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
                 ],
-                "responses": {"200": {"description": "The badge",
-                                      "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-                              **_errors(400, 404, 503)},
+                # Errors are pictures too, so that an <img> shows what is wrong.
+                "responses": {str(status): {"description": what,
+                                            "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+                              for status, what in ((200, "The badge"),
+                                                   (400, "A picture saying which option is wrong"),
+                                                   (404, "A picture saying the site is unknown"),
+                                                   (503, "The badge with dashes: the store is unavailable"))},
             }},
             "/api/v1/sites/{site}/total": {"put": {
                 "operationId": "setTotal", "summary": "Set the all-time total (admin)",

@@ -53,19 +53,22 @@ def group(n: int | None, lang: str) -> str:
 
 
 def block_options(site, allowed: tuple[str, ...] = FIELDS) -> Options:
-    """Read `lang`, `fields`, `theme` and `title` from the query, with the site's defaults."""
+    """Read `lang`, `fields`, `theme` and `title` from the query, with the site's defaults.
+
+    An option given empty is refused (but `title`, where empty means no title).
+    """
     args = request.args
-    lang = args.get("lang") or site.lang
+    lang = args.get("lang", site.lang)
     if lang not in LABELS:
         raise ApiError(400, "invalid_lang", f"`lang` must be vi or en, not {lang[:20]!r}.")
     raw = args.get("fields")
-    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else list(DEFAULT_FIELDS)
+    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw is not None else list(DEFAULT_FIELDS)
     wrong = [f for f in fields if f not in allowed]
     if not fields or wrong:
         what = f"{wrong[0][:20]!r} is not one" if wrong else "none is given"
         raise ApiError(400, "invalid_fields",
                        f"`fields` takes some of {', '.join(allowed)}; {what}.")
-    theme = args.get("theme") or "light"
+    theme = args.get("theme", "light")
     if theme not in THEMES:
         raise ApiError(400, "invalid_theme", f"`theme` must be light, dark or auto, not {theme[:20]!r}.")
     title = args.get("title")
@@ -74,6 +77,8 @@ def block_options(site, allowed: tuple[str, ...] = FIELDS) -> Options:
     elif len(title) > MAX_TITLE or any(ord(c) < 32 for c in title):
         raise ApiError(400, "invalid_title",
                        f"`title` must be at most {MAX_TITLE} characters on one line.")
+    if args.get("count", "1") not in ("0", "1"):
+        raise ApiError(400, "invalid_count", "`count` must be 1 (count a page view) or 0.")
     return Options(lang, list(dict.fromkeys(fields)), theme, title.strip())
 
 

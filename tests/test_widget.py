@@ -64,7 +64,11 @@ BAD_OPTIONS = [("lang=fr", "invalid_lang", "`lang` must be vi or en"),
                ("fields=visits", "invalid_fields", "`fields` takes some of total"),
                ("fields=,", "invalid_fields", "none is given"),
                ("theme=pink", "invalid_theme", "`theme` must be light, dark or auto"),
-               ("title=" + "t" * 101, "invalid_title", "at most 100 characters")]
+               ("lang=", "invalid_lang", "`lang` must be vi or en, not ''"),
+               ("theme=", "invalid_theme", "`theme` must be light, dark or auto"),
+               ("title=" + "t" * 101, "invalid_title", "at most 100 characters"),
+               ("title=a%0Ab", "invalid_title", "on one line"),
+               ("count=yes", "invalid_count", "`count` must be 1")]
 
 
 @pytest.mark.parametrize(("query", "code", "says"), BAD_OPTIONS)

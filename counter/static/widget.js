@@ -299,7 +299,7 @@
     var names = ["lang", "fields", "theme", "title"];
     for (var i = 0; i < names.length; i++) {
       var v = el.getAttribute("data-" + names[i]);
-      if (v !== null) { query.push(names[i] + "=" + encodeURIComponent(v)); }
+      if (v !== null && (v || i === 3)) { query.push(names[i] + "=" + encodeURIComponent(v)); }
     }
     // The service checks the attributes, knows the site's language and whether this page may count.
     request("GET", "/widget/sites/" + encodeURIComponent(site) + (query.length ? "?" + query.join("&") : ""),
