@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import counter, find_site
 from .errors import ApiError
 from .store import StoreUnavailable
+from .web import counter, find_site
 from .widget import group
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, url_for
 from markupsafe import Markup
 
-from .api import counter
 from .dashboard import page
 from .store import StoreUnavailable
+from .web import counter
 from .widget import DEFAULT_FIELDS, LABELS, THEMES, WIDGET_FIELDS
 
 bp = Blueprint("home", __name__)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from . import widget
+
 INT = {"type": "integer", "minimum": 0}
 PEAK = {
     "type": "object",
@@ -29,8 +31,6 @@ ERRORS = {400: "Bad input", 401: "Missing or wrong token", 403: "Forbidden",
           404: "Unknown site", 413: "Body over 4 KiB", 415: "Unsupported media type",
           429: "Over a rate limit", 503: "Store unavailable"}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
-_FIELD = "(total|online|today|yesterday|this_week|this_month|last_week|last_month)"
-BADGE_FIELDS = rf"^[\s,]*{_FIELD}\s*(,[\s,]*{_FIELD}\s*)*[\s,]*$"  # as the service splits them
 
 
 def _ref(name: str) -> dict:
@@ -53,6 +53,11 @@ SITE_PARAM = {"name": "site", "in": "path", "required": True,
 ADMIN = [{"bearer": []}]
 
 
+FIELD = "(" + "|".join(widget.FIELDS) + ")"
+# A comma-separated list of the block's fields, spaces and empty items allowed, as the service splits it.
+FIELDS = rf"^[\s,]*{FIELD}\s*(,[\s,]*{FIELD}\s*)*[\s,]*$"
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict:
     """Return the OpenAPI document."""
@@ -61,7 +66,8 @@ def spec() -> dict:
         "path": {"type": "string", "maxLength": 512},
         "hit": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
     }}
-    beacon = {"application/json": {"schema": body}, "text/plain": {"schema": {"type": "string"}}}
+    # sendBeacon sends the same JSON object as text/plain, which needs no CORS preflight.
+    beacon = {"application/json": {"schema": body}, "text/plain": {"schema": body}}
     day = {"type": "string", "format": "date"}
     return {
         "openapi": "3.1.0",
@@ -115,7 +121,7 @@ def spec() -> dict:
                 "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
                 "parameters": [
                     SITE_PARAM,
-                    {"name": "fields", "in": "query", "schema": {"type": "string", "pattern": BADGE_FIELDS},
+                    {"name": "fields", "in": "query", "schema": {"type": "string", "pattern": FIELDS},
                      "description": "some of total, online, today, yesterday, this_week, this_month, "
                                     "last_week, last_month"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},

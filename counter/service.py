@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
-from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable
-from .telemetry import HITS
+from .store import Counts, Day, Status, Store, StoreUnavailable
+from .telemetry import HIT_RESULTS
 
 MAX_DAYS = 3700
+MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 
 
 class BadRange(ValueError):
@@ -114,7 +115,7 @@ class Counter:
         try:
             if privacy.is_bot(user_agent):
                 counts = self.store.bot(site.id, site.zone, now)
-                HITS.labels(site.id, "bot").inc()
+                HIT_RESULTS.labels(site.id, "bot").inc()
                 return dict(self._remember(site, counts, now), counted=False, new_visit=False)
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
@@ -122,14 +123,14 @@ class Counter:
             counts = self.store.hit(site.id, site.zone, now, member,
                                     privacy.client_hash(salt, ip), hit_key)
         except StoreUnavailable:
-            HITS.labels(site.id, "error").inc()
+            HIT_RESULTS.labels(site.id, "error").inc()
             raise
-        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
-            HITS.labels(site.id, "rate_limited").inc()
-            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
-        HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
+        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
+            HIT_RESULTS.labels(site.id, "rate_limited").inc()
+            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
+        HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
         return dict(self._remember(site, counts, now),
-                    counted=counts.status == OK, new_visit=counts.new_visit)
+                    counted=counts.status == Status.OK, new_visit=counts.new_visit)
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
         """Keep a visitor online; bots change nothing."""

@@ -9,10 +9,10 @@ from importlib import resources
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from .api import check_origin, client, counter, find_site
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
+from .web import check_origin, client, counter, find_site
 
 bp = Blueprint("widget", __name__)
 

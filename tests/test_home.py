@@ -6,7 +6,8 @@ import re
 from html import unescape
 
 import pytest
-from conftest import BROWSER_UA
+
+from tests.helpers import BROWSER_UA
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import browser
 from prometheus_client.parser import text_string_to_metric_families
+
+from counter.store import StoreUnavailable
+from tests.helpers import browser
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 DASHBOARD = DEPLOY / "grafana-dashboard.json"
@@ -22,18 +24,33 @@ SCRAPE_LABELS = {"job", "instance"}
 PER_PROMETHEUS = {"up"}
 
 
-def exported(app) -> dict[str, set[str]]:
-    """Return every sample name of a live /metrics, with the labels it carries."""
+def exported(app, monkeypatch) -> dict[str, dict[str, set[str]]]:
+    """Make every kind of hit, then return each sample name of a live /metrics with its label values."""
     web = browser(app)
-    web.post("/api/v1/sites/demo/hits", json={"visitor": "v" * 22, "path": "/a"})
-    browser(app).post("/api/v1/sites/demo/hits", json={}, headers={"User-Agent": "curl/8.0"})
+    hit = {"visitor": "v" * 22, "hit": "h" * 12, "path": "/a"}
+    web.post("/api/v1/sites/demo/hits", json=hit)                         # counted
+    web.post("/api/v1/sites/demo/hits", json=hit)                         # duplicate
+    web.post("/api/v1/sites/demo/hits", json={}, headers={"User-Agent": "Googlebot/2.1"})  # bot
+    for _ in range(3):
+        web.post("/api/v1/sites/demo/hits", json={})                      # then rate_limited
+    store = app.extensions["counter"].store
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(store, "hit", down)
+    assert web.post("/api/v1/sites/demo/hits", json={}, environ_base={"REMOTE_ADDR": "192.0.2.9"}
+                    ).status_code == 503                                   # error
+    monkeypatch.undo()
     web.get("/api/v1/sites/demo/stats")
     response = web.get("/metrics")
     assert response.status_code == 200
-    names: dict[str, set[str]] = {}
+    names: dict[str, dict[str, set[str]]] = {}
     for family in text_string_to_metric_families(response.get_data(as_text=True)):
         for sample in family.samples:
-            names.setdefault(sample.name, set()).update(sample.labels)
+            labels = names.setdefault(sample.name, {})
+            for label, value in sample.labels.items():
+                labels.setdefault(label, set()).add(value)
     return names
 
 
@@ -47,42 +64,46 @@ def expressions() -> list[str]:
     return exprs
 
 
-def selectors(expr: str) -> list[tuple[str, set[str]]]:
-    """Return (metric name, label names in its matcher) for each series an expression reads."""
-    expr = re.sub(r"label_values\((\w+),\s*(\w+)\)", r'\1{\2=""}', expr)  # Grafana's variables
+def selectors(expr: str) -> list[tuple[str, dict[str, str | None]]]:
+    """Return (metric name, {label: value}) for each series an expression reads.
+
+    A label matched by a pattern or a negation has the value None.
+    """
+    expr = re.sub(r"label_values\((\w+),\s*(\w+)\)", r'\1{\2=~""}', expr)  # Grafana's variables
     expr = re.sub(r"\[[^\]]*\]", "", expr)                       # range selectors
     expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
+    # Words inside label values are not names: find names with the values blanked, same length.
+    blank = re.sub(r'"[^"]*"', lambda m: '"' + " " * (len(m.group()) - 2) + '"', expr)
     found = []
-    for name, matcher in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?", expr):
+    for m in re.finditer(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?", blank):
+        name = m.group(1)
         if name in PROMQL_WORDS or re.fullmatch(r"\d[\d.e]*", name):
             continue
-        labels = set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matcher))
-        found.append((name, labels))
+        body = expr[m.start(2):m.end(2)] if m.group(2) else ""
+        found.append((name, {label: (value if op == "=" else None) for label, op, value in
+                             re.findall(r'([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"([^"]*)"', body)}))
     return found
 
 
-def test_every_metric_in_the_dashboard_and_alerts_is_exported(make_app):
-    names = exported(make_app())
+def test_every_metric_label_and_value_in_the_dashboard_and_alerts_is_exported(make_app, monkeypatch):
+    names = exported(make_app(COUNTER_RATE_LIMIT="3"), monkeypatch)
     used = set()
     for expr in expressions():
-        stripped = re.sub(r'"[^"]*"', '""', expr)  # label values are not names
-        for name, labels in selectors(stripped):
+        for name, labels in selectors(expr):
             if name in PER_PROMETHEUS:
                 continue
             assert name in names, f"{name} (in {expr!r}) is not among {sorted(names)}"
-            assert labels - SCRAPE_LABELS <= names[name], f"{name} has no label {labels - names[name]}"
+            for label, value in labels.items():
+                if label in SCRAPE_LABELS:
+                    continue
+                assert label in names[name], f"{name} has no label {label} (in {expr!r})"
+                if value is not None:
+                    assert value in names[name][label], f"{name}{{{label}={value!r}}} is never exported"
             used.add(name)
     # Hits by result, latency, Redis errors, the breaker and online per site are all on view.
     assert {"counter_hits_total", "counter_request_seconds_bucket", "counter_redis_errors_total",
             "counter_breaker_open", "counter_online"} <= used
-
-
-def test_the_hit_results_the_dashboard_and_alerts_name_are_ones_the_service_records():
-    source = (Path(__file__).resolve().parent.parent / "counter" / "service.py").read_text()
-    recorded = set(re.findall(r'HITS\.labels\([^)]*?"(\w+)"', source))
-    recorded |= set(re.findall(r'"(\w+)" if counts\.status == OK else "(\w+)"', source)[0])
-    named = {v for e in expressions() for v in re.findall(r'result="(\w+)"', e)}
-    assert named and named <= recorded, (named, recorded)
+    assert names["counter_hits_total"]["result"] == {"counted", "duplicate", "bot", "rate_limited", "error"}
 
 
 def test_the_alert_rules_are_well_formed():
@@ -112,10 +133,12 @@ def test_the_dashboard_is_importable():
 
 @pytest.mark.parametrize(("expr", "read"), [
     ('sum by (le) (rate(counter_request_seconds_bucket{job=~"$job"}[5m]))',
-     [("counter_request_seconds_bucket", {"job"})]),
-    ("label_values(counter_online, site)", [("counter_online", {"site"})]),
+     [("counter_request_seconds_bucket", {"job": None})]),
+    ("label_values(counter_online, site)", [("counter_online", {"site": None})]),
     ('max(up{job="counter"}) == 1 unless on() count(counter_online) > 0',
-     [("up", {"job"}), ("counter_online", set())]),
+     [("up", {"job": "counter"}), ("counter_online", {})]),
+    ('sum(rate(counter_hits_total{job="counter",result="error"}[5m])) / sum(rate(counter_hits_total[5m]))',
+     [("counter_hits_total", {"job": "counter", "result": "error"}), ("counter_hits_total", {})]),
 ])
 def test_selectors_are_read_as_prometheus_does(expr, read):
-    assert selectors(re.sub(r'"[^"]*"', '""', expr)) == read
+    assert selectors(expr) == read

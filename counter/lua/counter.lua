@@ -27,22 +27,23 @@
 -- hit and beat:
 -- ARGV[7]  visit timeout, ms
 -- ARGV[8]  visitor hash
+-- ARGV[9]  lifetime of `seen` after a write, ms
 -- hit only:
--- ARGV[9]  hit id hash, or ""
--- ARGV[10] minute of the hour, "0".."59"
--- ARGV[11] accepted hits per client per minute
--- ARGV[12] new visits per client per hour
+-- ARGV[10] hit id hash, or ""
+-- ARGV[11] minute of the hour, "0".."59"
+-- ARGV[12] accepted hits per client per minute
+-- ARGV[13] new visits per client per hour
+-- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl and nv
 --
--- Returns {status, new_visit, total, today, yesterday, week, month, online,
---          pageviews_today, unique_today, bots_today, peak_today,
---          peak_today_at, peak_all, peak_all_at}
--- status: 0 counted/recorded, 1 duplicate hit; or, with nothing written,
--- {2, 0, retry_after} over the hit rate, {3, 0, retry_after} over the
--- new-visit rate.
-
-local UNIQ_TTL = 400 * 86400
-local HITS_TTL = 2 * 86400
-local MINUTE_TTL = 2 * 3600
+-- Every lifetime is named once, in counter/store.py, and passed here.
+--
+-- Returns the fields of ANSWER in counter/store.py, in that order:
+-- {status, new_visit, total, today, yesterday, week, month, online,
+--  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
+--  peak_all, peak_all_at}
+-- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
+-- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit
+-- rate, {3, 0, retry_after} over the new-visit rate.
 
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -69,40 +70,40 @@ local status, new_visit = 0, 0
 if mode == 'hit' then
   local timeout = tonumber(ARGV[7])
   local visitor = ARGV[8]
-  local hit = ARGV[9]
+  local hit = ARGV[10]
   local duplicate = hit ~= '' and (redis.call('SISMEMBER', KEYS[7], hit) == 1
                                    or redis.call('SISMEMBER', KEYS[8], hit) == 1)
   if duplicate then
     status = 1
   else
     local rate, wait = sliding(KEYS[9], KEYS[10], 60000)
-    if rate >= tonumber(ARGV[11]) then
+    if rate >= tonumber(ARGV[12]) then
       return {2, 0, wait}
     end
     local last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
       local visits, nv_wait = sliding(KEYS[11], KEYS[12], 3600000)
-      if visits >= tonumber(ARGV[12]) then
+      if visits >= tonumber(ARGV[13]) then
         return {3, 0, nv_wait}
       end
       new_visit = 1
       redis.call('INCR', KEYS[11])
-      redis.call('EXPIRE', KEYS[11], 7200)
+      redis.call('EXPIRE', KEYS[11], ARGV[18])
       redis.call('HINCRBY', KEYS[1], 'total', 1)
       redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
       redis.call('HINCRBY', KEYS[3], 'mv', 1)
     end
     if hit ~= '' then
       redis.call('SADD', KEYS[7], hit)
-      redis.call('EXPIRE', KEYS[7], HITS_TTL)
+      redis.call('EXPIRE', KEYS[7], ARGV[15])
     end
     redis.call('INCR', KEYS[9])
-    redis.call('EXPIRE', KEYS[9], 120)
+    redis.call('EXPIRE', KEYS[9], ARGV[17])
     redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
-    redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
-    redis.call('EXPIRE', KEYS[6], MINUTE_TTL)
+    redis.call('HINCRBY', KEYS[6], ARGV[11], 1)
+    redis.call('EXPIRE', KEYS[6], ARGV[16])
     redis.call('PFADD', KEYS[5], visitor)
-    redis.call('EXPIRE', KEYS[5], UNIQ_TTL)
+    redis.call('EXPIRE', KEYS[5], ARGV[14])
   end
 elseif mode == 'bot' then
   redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
@@ -120,7 +121,7 @@ if touched then
   else
     redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
   end
-  redis.call('PEXPIRE', KEYS[2], timeout + 60000)
+  redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
