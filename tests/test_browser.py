@@ -518,6 +518,11 @@ def test_the_start_page_lists_sites_and_previews_the_options(page, service, port
     assert stats(service)["pageviews_today"] == 0  # the preview never counts
     shot(page, "home.png", full_page=True)
     assert page.errors == [] and page.failed == []
+    page.set_viewport_size({"width": 375, "height": 812})
+    wide = page.evaluate("Array.from(document.querySelectorAll('body *')).filter(e => "
+                         "e.getBoundingClientRect().right > 376 && !e.closest('.scroll, pre'))"
+                         ".map(e => e.tagName + '.' + e.className)")
+    assert wide == [] and page.evaluate("document.documentElement.scrollWidth") <= 375  # usable on a phone
 
     # What a webmaster does next: paste it into a page of the portal.
     Pages.pages["/pasted.html"] = (f"<!doctype html><html><head><meta charset='utf-8'><title>P</title></head>"
