@@ -533,6 +533,27 @@ def test_the_start_page_lists_sites_and_previews_the_options(page, service, port
                                                          ("Yesterday", "0")]
 
 
+def assert_labels_apart(page, days: int) -> None:
+    """Check that the charts' axis labels neither touch each other nor leave their chart."""
+    overlaps = page.eval_on_selector_all("svg.plot", """svgs => svgs.map(svg => {
+      const box = svg.getBoundingClientRect();
+      const r = Array.from(svg.querySelectorAll('text.xlabel')).map(t => t.getBoundingClientRect())
+        .filter(b => b.width > 0).sort((a, b) => a.left - b.left);
+      const bad = r.filter((b, i) => (i && b.left < r[i - 1].right + 2) ||
+                                      b.left < box.left - 1 || b.right > box.right + 1);
+      return {labels: r.length, bad: bad.length};
+    })""")
+    assert len(overlaps) == 2 and all(o["labels"] >= 3 and o["bad"] == 0 for o in overlaps), (days, overlaps)
+
+
+@pytest.mark.parametrize("width", [601, 800, 1100, 1600])
+def test_chart_labels_never_overlap_at_any_width(page, service, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    for days in (7, 30, 31, 90, 92, 93, 180, 366):
+        page.goto(f"{service.url}/dashboard/demo?days={days}")
+        assert_labels_apart(page, days)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
     counter_ = service.app.extensions["counter"]
@@ -553,15 +574,7 @@ def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
             "svg text", "ts => ts.filter(t => t.getBoundingClientRect().width > 0)"
             ".map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)")
         assert sizes and min(sizes) >= 11, sizes
-        overlaps = page.eval_on_selector_all("svg.plot", """svgs => svgs.map(svg => {
-          const box = svg.getBoundingClientRect();
-          const r = Array.from(svg.querySelectorAll('text.xlabel')).map(t => t.getBoundingClientRect())
-            .filter(b => b.width > 0).sort((a, b) => a.left - b.left);
-          const bad = r.filter((b, i) => (i && b.left < r[i - 1].right + 2) ||
-                                          b.left < box.left - 1 || b.right > box.right + 1);
-          return {labels: r.length, bad: bad.length};
-        })""")
-        assert all(o["labels"] >= 3 and o["bad"] == 0 for o in overlaps), (days, overlaps)
+        assert_labels_apart(page, days)
         texts = page.eval_on_selector_all("h2, .cards .n, .cards .l, .muted, svg text, a", CONTRAST_JS)
         low = [t for t in texts if t["ratio"] < 4.5]
         assert low == [], low
