@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
+from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
 
@@ -20,6 +22,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 # heights in px, horizontal positions in percent of the plot's width.
 HEIGHT, TOP, BOTTOM = 220, 10, 26
 LABELS_WIDE, LABELS_NARROW = 7, 4  # x-axis labels at most, above and below 600 px
+TOP_PAGES = 20  # most viewed pages shown
 
 
 def bar_chart(values: list[int], labels: list[str], titles: list[str], lang: str) -> dict:
@@ -96,13 +99,16 @@ def site_page(site_id: str):
     """Show one site's numbers and charts."""
     site = find_site(site_id)
     raw = request.args.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_days", "`days` must be a whole number from 1 to 366.")
     days = int(raw)
     c = counter()
+    today = c.today(site)
     try:
+        # First: a bad period is refused (BadRange, 400) before anything else is read.
+        top = c.pages(site, request.args.get("period", today.strftime("%Y-%m")), TOP_PAGES)
         stats = c.stats(site)
-        today = c.today(site)
         history = c.daily(site, today - timedelta(days=days - 1), today)
         live = c.online(site)
     except StoreUnavailable:
@@ -117,4 +123,25 @@ def site_page(site_id: str):
                          for m in live["last_hour"]], site.lang)
     return page(render_template("dashboard_site.html", site=site, stats=stats, days=days,
                                 daily=daily, minutes=minutes, history=history, last_hour=live["last_hour"],
-                                first=history[0].date, last=history[-1].date))
+                                first=history[0].date, last=history[-1].date, top=top,
+                                period_names=page_periods(today),
+                                page_origin=site.origins[0] if site.origins else None,
+                                max_paths=c.store.max_paths))
+
+
+def page_periods(today: date) -> dict[str, str]:
+    """Name the periods the dashboard offers for its most viewed pages."""
+    previous = today.replace(day=1) - timedelta(days=1)
+    return {"today": "today", today.strftime("%Y-%m"): "this month",
+            previous.strftime("%Y-%m"): "last month", "all": "all time"}
+
+
+@bp.app_template_filter("page_href")
+def page_href(path: str) -> str:
+    """Percent-encode a page for a link on the site's own origin.
+
+    A page always starts with "/", so the link never leaves the configured
+    origin and can never be a `javascript:` URL; "%" stays as it is (a page
+    keeps escapes such as %2F encoded).
+    """
+    return quote(path, safe="/%:@!$&'()*+,;=~-._")

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from .dashboard import page
 from .store import StoreUnavailable
 from .web import counter
-from .widget import DEFAULT_FIELDS, LABELS, THEMES, WIDGET_FIELDS
+from .widget import DEFAULT_FIELDS, FIELDS, LABELS, THEMES
 
 bp = Blueprint("home", __name__)
 
@@ -36,7 +36,7 @@ def index():
         rows, status = None, 503
     html = render_template("home.html", rows=rows, site_list=sites, sites=counter().sites,
                            snippets={s.id: snippet(s.id, s.lang) for s in sites},
-                           fields=WIDGET_FIELDS, default_fields=DEFAULT_FIELDS, themes=THEMES,
+                           fields=FIELDS, default_fields=DEFAULT_FIELDS, themes=THEMES,
                            labels=LABELS, script=Markup.escape(url_for("widget.widget_js", _external=True)))
     return page(html, status)
 

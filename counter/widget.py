@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
-from .web import check_origin, client, counter, find_site
+from .web import check_origin, check_path, client, counter, find_site
 
 bp = Blueprint("widget", __name__)
 
@@ -25,9 +25,9 @@ LABELS = {
            "yesterday": "Yesterday", "this_week": "This week", "this_month": "This month",
            "last_week": "Last week", "last_month": "Last month", "page": "Page views"},
 }
-# Rows of the badge and the iframe page; the widget also has `page`, the views of the page it is on.
-FIELDS = ("total", "online", "today", "yesterday", "this_week", "this_month", "last_week", "last_month")
-WIDGET_FIELDS = (*FIELDS, "page")
+# Rows of the block; `page` is the views of one page: the widget's own, or the badge's and embed's `path`.
+FIELDS = ("total", "online", "today", "yesterday", "this_week", "this_month", "last_week",
+          "last_month", "page")
 DEFAULT_FIELDS = ("total", "online", "today")
 THEMES = ("light", "dark", "auto")
 MAX_TITLE = 100
@@ -52,22 +52,27 @@ def group(n: int | None, lang: str) -> str:
     return f"{n:,}".replace(",", "." if lang == "vi" else ",")
 
 
-def block_options(site, allowed: tuple[str, ...] = FIELDS) -> Options:
+def block_options(site, widget: bool = False) -> Options:
     """Read `lang`, `fields`, `theme` and `title` from the query, with the site's defaults.
 
-    An option given empty is refused (but `title`, where empty means no title).
+    An option given empty is refused (but `title`, where empty means no title). The badge
+    and the embed show `page` for a `path=/...`, which is then their default row; the
+    widget shows the page it stands on.
     """
     args = request.args
     lang = args.get("lang", site.lang)
     if lang not in LABELS:
         raise ApiError(400, "invalid_lang", f"`lang` must be vi or en, not {lang[:20]!r}.")
+    path = None if widget else check_path(args.get("path"))
     raw = args.get("fields")
-    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw is not None else list(DEFAULT_FIELDS)
-    wrong = [f for f in fields if f not in allowed]
+    default = ("page",) if path is not None else DEFAULT_FIELDS
+    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw is not None else list(default)
+    wrong = [f for f in fields if f not in FIELDS]
     if not fields or wrong:
         what = f"{wrong[0][:20]!r} is not one" if wrong else "none is given"
-        raise ApiError(400, "invalid_fields",
-                       f"`fields` takes some of {', '.join(allowed)}; {what}.")
+        raise ApiError(400, "invalid_fields", f"`fields` takes some of {', '.join(FIELDS)}; {what}.")
+    if "page" in fields and path is None and not widget:
+        raise ApiError(400, "invalid_fields", "The field `page` needs the page as `path=/...`.")
     theme = args.get("theme", "light")
     if theme not in THEMES:
         raise ApiError(400, "invalid_theme", f"`theme` must be light, dark or auto, not {theme[:20]!r}.")
@@ -84,19 +89,29 @@ def block_options(site, allowed: tuple[str, ...] = FIELDS) -> Options:
 
 def block_rows(stats: dict | None, options: Options) -> list[tuple[str, str, str]]:
     """Return (field, label, grouped number) for each row; a number the stats lack is a dash."""
+    def value(f: str) -> int | None:
+        """Return one field's number; `page` is the page's all-time views."""
+        if not stats:
+            return None
+        return (stats.get("page") or {}).get("pageviews") if f == "page" else stats.get(f)
+
     words = LABELS[options.lang]
-    return [(f, words[f], group(stats.get(f) if stats else None, options.lang)) for f in options.fields]
+    return [(f, words[f], group(value(f), options.lang)) for f in options.fields]
 
 
 def count_or_read(site) -> tuple[dict | None, int]:
-    """Count a page view when `?count=1`, else read; never fail the picture."""
+    """Count a page view (of `path` when given) when `?count=1`, else read; never fail the picture."""
+    path = request.args.get("path")
     try:
         if request.args.get("count") == "1":
             ip, agent = client()
             try:
-                return counter().hit(site, None, None, ip, agent), 200
+                return counter().hit(site, None, None, ip, agent, path), 200
             except RateLimited:
                 pass
+        if path is not None:
+            stats, page = counter().stats_and_page(site, path)
+            return dict(stats, page=page), 200
         return counter().stats(site), 200
     except StoreUnavailable:
         return None, 503
@@ -128,7 +143,7 @@ def widget_settings(site_id: str):
     write, so this is where the widget learns why the service refuses it.
     """
     site = find_site(site_id)
-    options = block_options(site, WIDGET_FIELDS)
+    options = block_options(site, widget=True)
     refused = None
     try:
         check_origin(site)
