@@ -568,6 +568,9 @@ def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
         clock_day = counter_.today(counter_.sites["demo"])
         counter_.set_day(counter_.sites["demo"], clock_day.fromordinal(clock_day.toordinal() - days_ago),
                          1000 + 37 * days_ago, 2000)
+    for n, path in enumerate(["/tin-tuc/ket-qua-tuyen-sinh-2026", "/tin-tuc/ket-qua-tuyen-sinh-2026",
+                              "/thu-tuc-hanh-chinh/cap-can-cuoc-cong-dan-cho-nguoi-tu-du-14-tuoi", "/"]):
+        counter_.hit(counter_.sites["demo"], f"visitor-{n:012d}", None, f"198.51.100.{n}", BROWSER_UA, path)
     context = browser.new_context(user_agent=BROWSER_UA, viewport={"width": 375, "height": 812},
                                   device_scale_factor=2, color_scheme=scheme)
     page = context.new_page()
@@ -584,7 +587,7 @@ def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
         texts = page.eval_on_selector_all("h2, .cards .n, .cards .l, .muted, svg text, a", CONTRAST_JS)
         low = [t for t in texts if t["ratio"] < 4.5]
         assert low == [], low
-    assert page.text_content(".cards li:first-child .n") == "1.672.240"
+    assert page.text_content(".cards li:first-child .n") == "1.672.244"  # and the four visits above
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == ("rgb(13, 17, 23)" if scheme == "dark" else "rgb(246, 248, 250)")
     page.goto(f"{service.url}/dashboard/demo?days=30")
