@@ -46,7 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def init_counter(app: Flask) -> None:
     """Attach the counter; its client opens now (to check the eviction policy) and again after a fork."""
     cfg = app.config
-    url = cfg["REDIS_URL"] or embedded.start()
+    url = cfg["REDIS_URL"] or embedded.start(cfg["DATA_DIR"])
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
                   new_visit_limit=cfg["NEW_VISIT_LIMIT"], max_paths=cfg["MAX_PATHS"])
