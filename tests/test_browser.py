@@ -348,7 +348,8 @@ def wait_for(page, check, what: str) -> None:
     ('<div id="a" data-visit-counter="demo" data-lang="fr"></div>', "`lang` must be vi or en, not 'fr'."),
     ('<div id="a" data-visit-counter="demo" data-fields="total,visits"></div>', "'visits' is not one"),
     ('<div id="a" data-visit-counter="demo" data-theme="pink"></div>', "`theme` must be light, dark or auto"),
-    ('<div id="a" data-visit-counter="locked"></div>', "origin"),
+    ('<div id="a" data-visit-counter="locked"></div>', "origin may not write to this site. This page is at "
+     "http://127.0.0.1:"),
 ])
 def test_a_refused_widget_warns_once_with_the_services_message_and_never_retries(
         page, service, portal, body, message):
