@@ -8,7 +8,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cors, dashboard, embedded, errors, metrics, ops, widget
+from . import api, cors, dashboard, embedded, errors, home, metrics, ops, widget
 from .clock import SystemClock
 from .config import ConfigError, from_env
 from .service import Counter
@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(home.bp)
     metrics.init_app(app)
     cors.init_app(app)
     if app.config["TRUSTED_PROXIES"]:

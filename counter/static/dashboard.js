@@ -1,16 +1,18 @@
-/* Dashboards: refresh the live numbers every 10 s. */
+/* Dashboards and the start page: refresh the live numbers every 10 s, in each site's language. */
 (function () {
   "use strict";
-  function fmt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function fmt(n, lang) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
+  }
   function get(url, done) {
-    fetch(url, { credentials: "omit" }).then(function (r) { return r.ok ? r.json() : null; })
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d) { done(d); } }, function () {});
   }
   function refresh() {
     var online = document.getElementById("online");
     if (online) {
       get("/api/v1/sites/" + encodeURIComponent(online.getAttribute("data-site")) + "/online",
-          function (d) { online.textContent = fmt(d.online); });
+          function (d) { online.textContent = fmt(d.online, online.getAttribute("data-lang")); });
     }
     var table = document.getElementById("sites");
     if (table) {
@@ -20,7 +22,7 @@
           if (!row) { return; }
           ["total", "today", "online"].forEach(function (f) {
             var cell = row.querySelector('[data-field="' + f + '"]');
-            if (cell) { cell.textContent = fmt(s[f]); }
+            if (cell) { cell.textContent = fmt(s[f], row.getAttribute("data-lang")); }
           });
         });
       });
