@@ -63,6 +63,22 @@ def test_requirements_txt_alone_serves_with_deploy(tmp_path, real_redis):
     for line in installed.splitlines():
         name, version = line.split("==")
         assert pinned.get(name.lower().replace("_", "-").replace(".", "-")) == version, line
+    # The documented install step that puts the checkout on the venv's path
+    # (README and the unit say the same), then the command line from another directory.
+    documented = [line for line in (ROOT / "README.md").read_text().splitlines()
+                  if "visit-counter.pth" in line]
+    in_unit = [line.lstrip("# ") for line in (DEPLOY / "counter.service").read_text().splitlines()
+               if "visit-counter.pth" in line]
+    assert len(documented) == 1 and in_unit == documented
+    step = documented[0].replace("/opt/counter/.venv", str(venv)).replace("/opt/counter", str(ROOT))
+    subprocess.run(["sh", "-c", step], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli_env = {"PATH": "/usr/bin:/bin", "REDIS_URL": real_redis.url, "COUNTER_SITES": "demo"}
+    cli = subprocess.run([str(venv / "bin" / "python"), "-m", "counter", "stats", "demo"], cwd=elsewhere,
+                         env=cli_env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["site"] == "demo"
     # Run as under the unit: $HOME out of reach (ProtectHome=true), no
     # XDG_RUNTIME_DIR, a RuntimeDirectory for the metrics, heartbeats and control socket.
     run = tmp_path / "run"
