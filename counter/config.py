@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import redis.connection
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANGS = ("vi", "en")
+# What a site's table in COUNTER_SITES_FILE may say.
+SITE_KEYS = ("name", "origins", "timezone", "lang", "public")
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 
 
@@ -134,25 +137,43 @@ def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: {path} is not valid TOML: {exc}") from None
     table = data.get("sites", data)
-    sites = {}
+    sites: dict[str, Site] = {}
+    problems: list[str] = []
     for site_id, spec in table.items():
-        _site_id(name, site_id)
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{name}: [{site_id}] must be a table")
-        origins = spec.get("origins", [])
-        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-            raise ConfigError(f"{name}: [{site_id}] origins must be a list of strings")
-        lang = spec.get("lang", "vi")
-        if lang not in LANGS:
-            raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
-        sites[site_id] = Site(
-            id=site_id,
-            name=str(spec.get("name", site_id)),
-            timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
-            lang=lang,
-            origins=tuple(o.rstrip("/") for o in origins),
-        )
+        try:
+            sites[site_id] = _site(name, site_id, spec, default_zone, problems)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigErrors(problems)
     return sites
+
+
+def _site(name: str, site_id: str, spec, default_zone: str, problems: list[str]) -> Site:
+    """Read one site's table; each unknown key (a typo would loosen the site) joins `problems`."""
+    _site_id(name, site_id)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{name}: [{site_id}] must be a table")
+    for key in spec:
+        if key not in SITE_KEYS:
+            close = difflib.get_close_matches(key, SITE_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{name}: [{site_id}] unknown key {key!r}{hint}; known: {', '.join(SITE_KEYS)}")
+    if not isinstance(spec.get("public", True), bool):
+        raise ConfigError(f"{name}: [{site_id}] public must be true or false")
+    origins = spec.get("origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ConfigError(f"{name}: [{site_id}] origins must be a list of strings")
+    lang = spec.get("lang", "vi")
+    if lang not in LANGS:
+        raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
+    return Site(
+        id=site_id,
+        name=str(spec.get("name", site_id)),
+        timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
+        lang=lang,
+        origins=tuple(o.rstrip("/") for o in origins),
+    )
 
 
 def _data_dir(env: dict, used: bool) -> str:
@@ -198,7 +219,7 @@ def from_env(env: dict) -> dict:
         try:
             return fn(*args)
         except ConfigError as exc:
-            problems.append(str(exc))
+            problems.extend(getattr(exc, "problems", [str(exc)]))
             return fallback
 
     zone = check(_zone, "COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "Asia/Ho_Chi_Minh").strip(),

@@ -65,6 +65,33 @@ def test_bad_sites_file_names_the_variable(tmp_path):
             from_env({"COUNTER_SITES_FILE": str(path)})
 
 
+def test_unknown_site_keys_are_named_with_every_other_bad_setting(tmp_path):
+    # A typo such as `orgins` would otherwise leave the site open to any page.
+    path = tmp_path / "sites.toml"
+    path.write_text('[ninhbinh]\norgins = ["https://ninhbinh.gov.vn"]\n'
+                    '[hue]\ntimezon = "Asia/Ho_Chi_Minh"\nlang = "fr"\n'
+                    '[good]\nname = "Good"\npublic = false\n')
+    with pytest.raises(ConfigErrors) as caught:
+        from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_RATE_LIMIT": "lots"})
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    assert all(p.startswith("COUNTER_SITES_FILE: ") for p in problems[:3])
+    assert "[ninhbinh] unknown key 'orgins' (did you mean 'origins'?)" in problems[0]
+    assert "[hue] unknown key 'timezon' (did you mean 'timezone'?)" in problems[1]
+    assert "[hue] lang must be one of" in problems[2]
+    assert problems[3].startswith("COUNTER_RATE_LIMIT")
+    assert "bad settings" not in "; ".join(problems)  # one list, not nested messages
+
+
+def test_site_public_is_a_boolean(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[a]\npublic = false\n[b]\npublic = true\n')
+    assert list(from_env({"COUNTER_SITES_FILE": str(path)})["SITES"]) == ["a", "b"]
+    path.write_text('[a]\npublic = "no"\n')
+    with pytest.raises(ConfigError, match=r"COUNTER_SITES_FILE: \[a\] public must be true or false"):
+        from_env({"COUNTER_SITES_FILE": str(path)})
+
+
 def test_every_bad_variable_is_named_in_one_message():
     env = {"COUNTER_TIMEZONE": "Hanoi", "COUNTER_RATE_LIMIT": "lots", "COUNTER_SITES": "Bad",
            "COUNTER_KEY_PREFIX": "a b", "REDIS_URL": "http://x", "COUNTER_ADMIN_TOKEN": "short-secret",
