@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .service import BadRange, RateLimited
@@ -35,8 +35,23 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def wants_page() -> bool:
+    """Tell whether the error goes to a person's browser on a page route (`/`, `/dashboard...`)."""
+    path = request.path
+    if not (path == "/" or path == "/dashboard" or path.startswith("/dashboard/")):
+        return False
+    # A browser asks for text/html first; a program (curl, `*/*`, JSON) keeps the contract's JSON.
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
-    """Build the JSON error response."""
+    """Build the error response: JSON, or a small HTML page for a browser on a page route."""
+    if has_request_context() and wants_page():
+        from .dashboard import page  # here: dashboard imports this module
+
+        response = page(render_template("error_page.html", status=status, code=code, message=message), status)
+        response.headers.update(headers or {})
+        return response
     response = jsonify(error={"code": code, "message": message})
     response.status_code = status
     response.headers.update(headers or {})

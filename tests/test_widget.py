@@ -202,6 +202,40 @@ def test_dashboard_refuses_bad_days(web, days):
     assert response.get_json()["error"]["code"] == "invalid_days"
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(("url", "status", "code"), [
+    ("/dashboard/demo?days=367", 400, "invalid_days"),
+    ("/dashboard/demo?days=abc", 400, "invalid_days"),
+    ("/dashboard/nosuch", 404, "unknown_site"),
+    ("/dashboard/Bad%20Id", 400, "invalid_site"),
+    ("/dashboard/demo?period=<b>x</b>", 400, None),
+    ("/dashboard/demo/extra", 404, "not_found"),
+])
+def test_dashboard_errors_are_a_page_for_a_browser(web, url, status, code):
+    response = web.get(url, headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    html = response.get_data(as_text=True)
+    assert html.startswith("<!doctype html>") and 'role="alert"' in html
+    assert f"Error {status}" in html and "<b>" not in html
+    if code:
+        assert f"<code>{code}</code>" in html
+    # A program asking for JSON (or anything) still gets the contract's error object.
+    for accept in ("application/json", "*/*"):
+        answer = web.get(url, headers={"Accept": accept})
+        assert answer.status_code == status and answer.mimetype == "application/json"
+        assert answer.get_json()["error"]["code"]
+
+
+def test_api_errors_stay_json_for_a_browser(web):
+    response = web.get("/api/v1/sites/nosuch/stats", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "unknown_site"
+
+
 def test_dashboards_write_numbers_in_the_sites_language(web, counter):
     counter.store.set_total("demo", 1672241)
     counter.store.set_total("evil", 1672241)
