@@ -78,19 +78,52 @@ class Gunicorn:
         self.gunicorn = str(Path(python).parent / "gunicorn")
         self.proc: subprocess.Popen | None = None
 
+    def use_port(self, port: int) -> None:
+        """Listen on `port` from the next start on."""
+        self.port = port
+        self.env["COUNTER_BIND"] = f"127.0.0.1:{port}"
+
     def run(self, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run gunicorn until it exits by itself (a start-up refusal), with its output."""
         return subprocess.run([self.gunicorn, "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
                               cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
 
-    def start(self) -> Gunicorn:
-        """Start gunicorn and wait until it answers."""
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [self.gunicorn, "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        wait_until_answers(self.port, proc=self.proc, log=self.log)
-        return self
+    def start(self, attempts: int = 3) -> Gunicorn:
+        """Start gunicorn and wait until it answers.
+
+        free_port() only finds a port that was free a moment ago; another
+        process on the machine may bind it first. Then gunicorn says
+        "Connection in use", and it starts again on a new port. Any other
+        failure is raised as it is.
+        """
+        for attempt in range(attempts):
+            if attempt:
+                self.use_port(free_port())
+            with open(self.log, "wb") as out:
+                self.proc = subprocess.Popen(
+                    [self.gunicorn, "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
+                    cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            if self._bound():
+                # Only now: before, whatever holds the port could answer for it.
+                wait_until_answers(self.port, proc=self.proc, log=self.log)
+                return self
+            # Still retrying its bind, before any worker or signal handling: kill it.
+            self.proc.kill()
+            self.proc.wait()
+        raise RuntimeError(f"port taken {attempts} times in a row:\n" + self.log.read_text())
+
+    def _bound(self, deadline: float = 20) -> bool:
+        """Wait for gunicorn to listen on its port; False when another process holds the port."""
+        listening = f"Listening at: http://127.0.0.1:{self.port} "
+        end = time.monotonic() + deadline
+        while time.monotonic() < end and self.proc.poll() is None:
+            text = self.log.read_text(errors="replace")
+            if listening in text:
+                return True
+            if "Connection in use" in text:
+                return False
+            time.sleep(0.05)
+        return True  # it exited or is slow: wait_until_answers says so, with the log
 
     def stop(self) -> str:
         """Stop gunicorn gracefully; return everything it wrote."""

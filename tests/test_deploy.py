@@ -108,6 +108,28 @@ def test_requirements_txt_alone_serves_with_deploy(tmp_path, real_redis):
 
 
 @pytest.mark.redis
+def test_a_port_taken_meanwhile_moves_the_server_and_real_failures_still_raise(tmp_path, real_redis):
+    # Another process binds the port that free_port() found, before gunicorn does.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        server = Gunicorn(tmp_path / "moved", {"REDIS_URL": real_redis.url, "COUNTER_SITES": "demo"})
+        server.use_port(squatter.getsockname()[1])
+        try:
+            server.start()
+            assert server.port != squatter.getsockname()[1]
+            status, _, body = request(server.port, "GET", "/api/v1/sites/demo/stats")
+            assert status == 200 and json.loads(body)["site"] == "demo"
+        finally:
+            log = server.stop()
+    assert "Connection in use" not in log  # the log of the start that served
+    # A server that refuses to start is not retried into a pass.
+    refused = Gunicorn(tmp_path / "refused", {"REDIS_URL": real_redis.url, "COUNTER_TIMEZONE": "Hanoi"})
+    with pytest.raises(RuntimeError, match="exited with 78"):
+        refused.start()
+
+
+@pytest.mark.redis
 def test_bad_settings_stop_the_master_with_one_message(tmp_path, real_redis):
     server = Gunicorn(tmp_path, {"REDIS_URL": real_redis.url, "COUNTER_TIMEZONE": "Hanoi",
                                  "COUNTER_RATE_LIMIT": "lots", "COUNTER_ADMIN_TOKEN": "too-short",
