@@ -47,11 +47,12 @@ def cluster_port() -> int:
 class RedisServer:
     """A redis-server process of the tests' own, in a temporary directory."""
 
-    def __init__(self, workdir: Path, *extra: str, port: int | None = None) -> None:
-        """Choose a port and remember the extra arguments."""
+    def __init__(self, workdir: Path, *extra: str, port: int | None = None, choose_port=free_port) -> None:
+        """Choose a port (with `choose_port` unless `port` is given) and remember the extra arguments."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        self.choose_port = None if port else choose_port
+        self.port = port or choose_port()
         self.extra = extra
         self.proc: subprocess.Popen | None = None
 
@@ -60,21 +61,45 @@ class RedisServer:
         """Return the server's redis:// URL."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        """Start the server and wait until it answers."""
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", str(self.dir), "--save", "", "--appendonly", "no",
-             "--logfile", str(self.dir / "redis.log"), *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+    def start(self, attempts: int = 3) -> RedisServer:
+        """Start the server and wait until it answers.
+
+        A port chosen here was free a moment ago; when another process bound
+        it first, the first start moves to a new port. Any other failure, a
+        port given by the caller, or a restart (clients know its port) is
+        raised as it is.
+        """
+        log = self.dir / "redis.log"
+        may_move = self.choose_port is not None and self.proc is None
+        for attempt in range(attempts):
+            if attempt:
+                self.port = self.choose_port()
+            seen = log.stat().st_size if log.exists() else 0
+            self.proc = subprocess.Popen(
+                [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+                 "--logfile", str(log), *self.extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            if self._answers():
+                return self
+            said = log.read_bytes()[seen:].decode(errors="replace") if log.exists() else ""
+            if not may_move or "Address already in use" not in said:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}:\n{said}")
+        raise RuntimeError(f"port taken {attempts} times in a row")
+
+    def _answers(self) -> bool:
+        """Wait until this server, not another process on its port, answers; False if it exited."""
         client = redis_py.Redis(port=self.port, socket_timeout=1)
         for _ in range(200):
+            if self.proc.poll() is not None:
+                return False
             try:
-                if client.ping():
-                    return self
+                if client.info("server")["process_id"] == self.proc.pid:
+                    return True
             except redis_py.ConnectionError:
-                time.sleep(0.02)
+                pass
+            time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
     def stop(self, kill: bool = False) -> None:
@@ -100,7 +125,7 @@ class RedisClusterNodes:
         self.nodes = [
             RedisServer(workdir / f"node{i}", "--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
                         "--cluster-config-file", "nodes.conf", "--appendonly", "yes",
-                        "--repl-diskless-sync-delay", "0", port=cluster_port())
+                        "--repl-diskless-sync-delay", "0", choose_port=cluster_port)
             for i in range(6)
         ]
 

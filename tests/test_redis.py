@@ -11,7 +11,7 @@ import redis as redis_py
 from counter import create_app
 from counter.config import ConfigError
 from counter.store import Store
-from tests.helpers import BROWSER_UA, RedisServer, browser, require_redis_server, settings
+from tests.helpers import BROWSER_UA, RedisServer, browser, free_port, require_redis_server, settings
 
 pytestmark = pytest.mark.redis
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -170,6 +170,22 @@ def test_lost_script_cache_is_recovered(web, real, clock):
 def test_the_client_never_resends_a_write():
     store = Store("redis://127.0.0.1:1/0")
     assert store.client.get_retry().get_retries() == 0
+
+
+@pytest.mark.redis
+def test_a_test_redis_server_moves_off_a_port_taken_meanwhile(tmp_path, real_redis):
+    # The first port chosen is held by another redis-server (the session's),
+    # which would answer a PING for it.
+    ports = iter([real_redis.port])
+    server = RedisServer(tmp_path / "moved", choose_port=lambda: next(ports, None) or free_port()).start()
+    try:
+        assert server.port != real_redis.port
+        assert redis_py.Redis(port=server.port).info("server")["process_id"] == server.proc.pid
+    finally:
+        server.stop()
+    # A server that cannot start is not retried into a pass.
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        RedisServer(tmp_path / "refused", "--no-such-directive", "x").start()
 
 
 @pytest.fixture
