@@ -191,10 +191,15 @@ class Nginx:
         self.nginx = require_nginx()
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.tls_port = free_port(), free_port()
-        site = render_nginx_site(self.dir, upstream_port, self.port, self.tls_port)
-        self.conf = render_nginx_main(self.dir, site)
+        self.upstream = upstream_port
+        self.use_ports(free_port(), free_port())
         self.proc: subprocess.Popen | None = None
+
+    def use_ports(self, port: int, tls_port: int) -> None:
+        """Render the configuration to listen on `port` (plain) and `tls_port`."""
+        self.port, self.tls_port = port, tls_port
+        site = render_nginx_site(self.dir, self.upstream, self.port, self.tls_port)
+        self.conf = render_nginx_main(self.dir, site)
 
     def command(self, *args: str) -> list[str]:
         """Return an nginx command line on this configuration."""
@@ -205,18 +210,43 @@ class Nginx:
         """Run `nginx -t` on the configuration."""
         return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
 
-    def start(self) -> Nginx:
-        """Start nginx and wait until it listens."""
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self, attempts: int = 3) -> Nginx:
+        """Start nginx and wait until it listens.
+
+        When another process bound one of its ports first (free_port() only
+        saw them free), it starts again on new ones; any other failure is
+        raised as it is.
+        """
+        log = self.dir / "error.log"
+        for attempt in range(attempts):
+            if attempt:
+                self.use_ports(free_port(), free_port())
+            seen = log.stat().st_size if log.exists() else 0
+            self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if self._bound(log, seen):
+                return self
+            # Still retrying its bind, before any worker: kill it.
+            self.proc.kill()
+            self.proc.wait()
+        raise RuntimeError(f"ports taken {attempts} times in a row:\n" + log.read_text())
+
+    def _bound(self, log: Path, seen: int) -> bool:
+        """Wait until this nginx listens; False when another process holds one of its ports."""
+        pid = self.dir / "nginx.pid"  # written once every listening socket is bound
         end = time.monotonic() + 10
         while time.monotonic() < end:
-            assert self.proc.poll() is None, (self.dir / "error.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nginx did not start")
+            said = log.read_bytes()[seen:].decode(errors="replace") if log.exists() else ""
+            if "Address already in use" in said:
+                return False
+            assert self.proc.poll() is None, said
+            if pid.exists() and pid.read_text().strip() == str(self.proc.pid):
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return True
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("nginx did not start:\n" + log.read_text())
 
     def stop(self) -> None:
         """Stop nginx."""

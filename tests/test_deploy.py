@@ -259,6 +259,23 @@ def test_nginx_conf_passes_nginx_t(tmp_path):
 
 @pytest.mark.redis
 @pytest.mark.nginx
+def test_nginx_moves_off_a_port_taken_meanwhile(gunicorn_on, tmp_path):
+    server = gunicorn_on()
+    nginx = Nginx(tmp_path / "nginx", server.port)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", nginx.port))
+        squatter.listen()
+        nginx.start()
+        try:
+            assert nginx.port != squatter.getsockname()[1]
+            status, _, body = request(nginx.port, "GET", "/api/v1/sites/demo/stats")
+            assert status == 200 and json.loads(body)["site"] == "demo"
+        finally:
+            nginx.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.nginx
 def test_metrics_direct_and_through_nginx(gunicorn_on, tmp_path):
     token = "metrics-token-for-the-deploy-test"
     server = gunicorn_on(COUNTER_METRICS_TOKEN=token, COUNTER_TRUSTED_PROXIES="1")
