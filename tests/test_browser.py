@@ -17,7 +17,7 @@ import redis as redis_py
 from werkzeug.serving import make_server
 
 from counter import create_app
-from tests.helpers import BROWSER_UA, free_port, settings
+from tests.helpers import BROWSER_UA, settings
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -47,15 +47,14 @@ class Service:
     """The app on a loopback port, in a thread, with the test's clock."""
 
     def __init__(self, app) -> None:
-        """Bind a free port."""
+        """Bind a port the system chooses (no free_port(): nothing can take it between look and bind)."""
         self.app = app
-        self.port = free_port()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = None
 
     def start(self) -> Service:
         """Serve until stopped."""
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -121,7 +120,7 @@ def portal(service):
                          f"{script}</body></html>",
                          f"default-src 'none'; script-src {service.url}; connect-src {service.url}"),
     }
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Pages)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
