@@ -107,9 +107,13 @@ class Gunicorn:
                 # Only now: before, whatever holds the port could answer for it.
                 wait_until_answers(self.port, proc=self.proc, log=self.log)
                 return self
-            # Still retrying its bind, before any worker or signal handling: kill it.
-            self.proc.kill()
-            self.proc.wait()
+            # It gives up after its bind retries (about 5 s) and exits, running its
+            # atexit handlers (an embedded store stops); signals wait until then.
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         raise RuntimeError(f"port taken {attempts} times in a row:\n" + self.log.read_text())
 
     def _bound(self, deadline: float = 20) -> bool:

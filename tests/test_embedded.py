@@ -21,20 +21,40 @@ from tests.helpers import BROWSER_UA, free_port, require_redis_server
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def serve(workdir: Path, port: int) -> subprocess.Popen:
-    """Start gunicorn as `make run` does, in `workdir`, and wait for it."""
+def serve(workdir: Path) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn as `make run` does, in `workdir`, and wait for it; return it and its port.
+
+    A port that another process took after free_port() saw it free is left
+    for a new one; any other failure is raised.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "COUNTER_"))}
-    env.update(COUNTER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
-    with open(workdir / "gunicorn.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
-             "--pythonpath", str(ROOT), "wsgi:app"],
-            cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )
+    path = workdir / "gunicorn.log"
+    for _ in range(3):
+        port = free_port()
+        env.update(COUNTER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
+        seen = path.stat().st_size if path.exists() else 0
+        with open(path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"),
+                 "--pythonpath", str(ROOT), "wsgi:app"],
+                cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )
+        said = ""
+        while proc.poll() is None and f"Listening at: http://127.0.0.1:{port} " not in said:
+            said = path.read_bytes()[seen:].decode(errors="replace")
+            if "Connection in use" in said:
+                # It gives up after its bind retries and exits, stopping its embedded store.
+                proc.wait(timeout=30)
+                break
+            time.sleep(0.05)
+        else:
+            break
     for _ in range(150):
+        if proc.poll() is not None:
+            break
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            return proc
+            return proc, port
         except OSError:
             time.sleep(0.1)
     proc.kill()
@@ -53,8 +73,7 @@ def post_hit(port: int, visitor: str) -> dict:
 @pytest.mark.redis
 def test_make_run_counts_on_a_durable_shared_store(tmp_path):
     require_redis_server()
-    port = free_port()
-    proc = serve(tmp_path, port)
+    proc, port = serve(tmp_path)
     try:
         totals = [post_hit(port, f"visitor-{i:016d}")["total"] for i in range(20)]
         assert totals == list(range(1, 21))  # both workers count on the one store
@@ -70,7 +89,7 @@ def test_make_run_counts_on_a_durable_shared_store(tmp_path):
     assert (tmp_path / "var" / "appendonlydir").is_dir()
     assert not (tmp_path / "var" / "redis.sock").exists()  # the store stopped with the service
 
-    proc = serve(tmp_path, port)
+    proc, port = serve(tmp_path)
     try:
         assert post_hit(port, "visitor-again-000001")["total"] == 21
     finally:
