@@ -35,26 +35,26 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def wants_page() -> bool:
-    """Tell whether the error goes to a person's browser on a page route (`/`, `/dashboard...`)."""
+def page_route() -> bool:
+    """Tell whether the request is for a page a person opens: `/` or a dashboard."""
     path = request.path
-    if not (path == "/" or path == "/dashboard" or path.startswith("/dashboard/")):
-        return False
-    # A browser asks for text/html first; a program (curl, `*/*`, JSON) keeps the contract's JSON.
-    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    return path == "/" or path == "/dashboard" or path.startswith("/dashboard/")
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     """Build the error response: JSON, or a small HTML page for a browser on a page route."""
-    if has_request_context() and wants_page():
+    on_page = has_request_context() and page_route()
+    # A browser asks for text/html first; a program (curl, `*/*`, JSON) keeps the contract's JSON.
+    if on_page and request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
         from .dashboard import page  # here: dashboard imports this module
 
         response = page(render_template("error_page.html", status=status, code=code, message=message), status)
-        response.headers.update(headers or {})
-        return response
-    response = jsonify(error={"code": code, "message": message})
-    response.status_code = status
+    else:
+        response = jsonify(error={"code": code, "message": message})
+        response.status_code = status
     response.headers.update(headers or {})
+    if on_page:
+        response.vary.add("Accept")  # one URL, two bodies: a cache must keep them apart
     return response
 
 

@@ -222,6 +222,7 @@ def test_dashboard_errors_are_a_page_for_a_browser(web, url, status, code):
     html = response.get_data(as_text=True)
     assert html.startswith("<!doctype html>") and 'role="alert"' in html
     assert f"Error {status}" in html and "<b>" not in html
+    assert "Accept" in response.headers["Vary"]
     if code:
         assert f"<code>{code}</code>" in html
     # A program asking for JSON (or anything) still gets the contract's error object.
