@@ -178,8 +178,9 @@ def require_admin() -> str:
 
 
 def _pseudonym(who: str) -> str:
-    """Name a client in the admin log without its address."""
-    return "client-" + hashlib.blake2b(who.encode(), digest_size=6).hexdigest()
+    """Name a client in the admin log by a keyed hash, keyed by the admin token (a server secret)."""
+    key = hashlib.sha256(b"counter admin log\0" + current_app.config["ADMIN_TOKEN"].encode()).digest()
+    return privacy.pseudonym(key, who)
 
 
 def init_app(app) -> None:
@@ -195,7 +196,7 @@ def client() -> tuple[str, str]:
 
 def rate_limited(exc: RateLimited) -> ApiError:
     """Turn a limit into the contract's 429."""
-    what = "new visits" if exc.new_visits else "hits"
+    what = "new visits" if exc.new_visits else "requests"
     return ApiError(429, "rate_limited", f"Too many {what} from this address; try again later.",
                     {"Retry-After": str(exc.retry_after)})
 
@@ -224,7 +225,10 @@ def heartbeat(site_id: str):
     body = json_body()
     visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
     ip, agent = client()
-    return jsonify(counter().heartbeat(site, visitor, ip, agent))
+    try:
+        return jsonify(counter().heartbeat(site, visitor, ip, agent))
+    except RateLimited as exc:
+        raise rate_limited(exc) from None
 
 
 @bp.get("/sites/<site_id>/stats")

@@ -112,33 +112,37 @@ class Counter:
         """Record a page view; return the stats with `counted` and `new_visit`."""
         now = self.clock.now()
         try:
+            client, network = self._client(ip)
             if privacy.is_bot(user_agent):
-                counts = self.store.bot(site.id, site.zone, now)
+                counts = self._limited(self.store.bot(site.id, site.zone, now, client, network))
                 HITS.labels(site.id, "bot").inc()
                 return dict(self._remember(site, counts, now), counted=False, new_visit=False)
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
             hit_key = privacy.hit_hash(site.id, hit) if hit else ""
-            counts = self.store.hit(site.id, site.zone, now, member,
-                                    privacy.client_hash(salt, ip), hit_key)
+            counts = self._limited(self.store.hit(site.id, site.zone, now, member, client,
+                                                  hit_key, network))
         except StoreUnavailable:
             HITS.labels(site.id, "error").inc()
             raise
-        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
+        except RateLimited:
             HITS.labels(site.id, "rate_limited").inc()
-            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
+            raise
         HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
         return dict(self._remember(site, counts, now),
                     counted=counts.status == OK, new_visit=counts.new_visit)
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
-        """Keep a visitor online; bots change nothing."""
+        """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit."""
         now = self.clock.now()
+        client, network = self._client(ip)
         if privacy.is_bot(user_agent):
-            return self.stats(site)
-        salt = self.store.salt(local_date(now, site.zone))
-        member = self._member(site, visitor, ip, user_agent, salt)
-        return self._remember(site, self.store.heartbeat(site.id, site.zone, now, member), now)
+            member = ""
+        else:
+            salt = self.store.salt(local_date(now, site.zone))
+            member = self._member(site, visitor, ip, user_agent, salt)
+        counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client, network))
+        return self._remember(site, counts, now)
 
     def set_total(self, site: Site, total: int) -> int:
         """Set the all-time total; return the old one."""
@@ -159,6 +163,18 @@ class Counter:
         """Drop the cached stats of `site` after an admin change, so the next read is fresh."""
         with self._lock:
             self._last.pop(site.id, None)
+
+    def _client(self, ip: str) -> tuple[str, str]:
+        """Return the keyed hashes that a client's limits are kept under: its own and its network's."""
+        secret = self.store.secret()
+        return privacy.client_hash(secret, ip), privacy.network_hash(secret, ip)
+
+    @staticmethod
+    def _limited(counts: Counts) -> Counts:
+        """Raise RateLimited when the script refused a request over a limit."""
+        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
+            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
+        return counts
 
     @staticmethod
     def _member(site: Site, visitor: str | None, ip: str, user_agent: str, salt: bytes) -> str:

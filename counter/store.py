@@ -36,7 +36,10 @@ MINUTES = "{prefix}:{{{site}}}:min:{hour}"
 HITS = "{prefix}:{{{site}}}:hits:{day}"
 RATE = "{prefix}:{{{site}}}:rl:{client}:{minute}"
 NEW_VISITS = "{prefix}:{{{site}}}:nv:{client}:{hour}"
+BEATS = "{prefix}:{{{site}}}:hb:{client}:{minute}"
+KEEP = "{prefix}:{{{site}}}:keep:{client}"
 SALT = "{prefix}:salt:{day}"
+SECRET = "{prefix}:secret"
 
 UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
 SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
@@ -47,6 +50,8 @@ HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
 SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
 
 OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
+# An IPv6 /48 network gets this many times each limit of one of its /64 clients.
+NETWORK_SHARE = 8
 
 
 class StoreUnavailable(Exception):
@@ -171,6 +176,7 @@ class Store:
         self._history = None
         self._set_day = None
         self._salts: dict[str, bytes] = {}
+        self._secret: bytes | None = None
         self._lock = threading.Lock()
         self._open_until = 0.0
 
@@ -244,30 +250,39 @@ class Store:
         counts.new_visit = bool(counts.new_visit)
         return counts
 
-    def _write_keys(self, site: str, now: float, client: str) -> list[str]:
-        """Return the keys that a hit may write, beyond the read set."""
+    def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
+        """Return the keys that a hit, heartbeat or bot may write, beyond the read set."""
         minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
-        return [
+        keys = [
             self.key(MINUTES, site, hour=hour),
             self.key(HITS, site, day=day),
             self.key(HITS, site, day=day - 1),
-            self.key(RATE, site, client=client, minute=minute),
-            self.key(RATE, site, client=client, minute=minute - 1),
-            self.key(NEW_VISITS, site, client=client, hour=hour),
-            self.key(NEW_VISITS, site, client=client, hour=hour - 1),
         ]
+        # The client's limit keys, then its network's (the client's again, unused, without one).
+        for who in (client, network or client):
+            keys += [
+                self.key(RATE, site, client=who, minute=minute),
+                self.key(RATE, site, client=who, minute=minute - 1),
+                self.key(NEW_VISITS, site, client=who, hour=hour),
+                self.key(NEW_VISITS, site, client=who, hour=hour - 1),
+                self.key(BEATS, site, client=who, minute=minute),
+                self.key(BEATS, site, client=who, minute=minute - 1),
+                self.key(KEEP, site, client=who),
+            ]
+        return keys
 
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-                  client: str, hit: str = "") -> tuple[list, list]:
-        """Return the script's keys and arguments for a page view."""
+                  client: str, hit: str = "", network: str = "", mode: str = "hit") -> tuple[list, list]:
+        """Return the script's keys and arguments for a page view, heartbeat or bot."""
         args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
-                self.rate_limit, self.new_visit_limit]
-        return self._script_args("hit", site, zone, now, (self._write_keys(site, now, client), args))
+                self.rate_limit, self.new_visit_limit, NETWORK_SHARE if network else 0]
+        return self._script_args(mode, site, zone, now,
+                                 (self._write_keys(site, now, client, network), args))
 
     def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-            client: str, hit: str = "") -> Counts:
-        """Record a page view by `visitor` (a hash) from `client` (a hash)."""
-        return self._run(*self._hit_args(site, zone, now, visitor, client, hit))
+            client: str, hit: str = "", network: str = "") -> Counts:
+        """Record a page view by `visitor` (a hash) from `client` in `network` (hashes)."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, hit, network))
 
     def hit_many(self, site: str, zone: ZoneInfo, views, batch: int = 1000) -> int:
         """Record (time, visitor, client, hit) page views in pipelines; return how many counted.
@@ -283,14 +298,14 @@ class Store:
                 counted += sum(r[0] == OK for r in self._call(pipe.execute))
         return counted + sum(r[0] == OK for r in self._call(pipe.execute))
 
-    def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
-        """Keep `visitor` online without counting anything."""
-        return self._run(*self._script_args("beat", site, zone, now,
-                                            ([], [self.visit_timeout * 1000, visitor])))
+    def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str,
+                  client: str, network: str = "") -> Counts:
+        """Keep `visitor` online without counting anything ("": a bot's, only limited)."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, "", network, "beat"))
 
-    def bot(self, site: str, zone: ZoneInfo, now: float) -> Counts:
-        """Tally a bot's request for today."""
-        return self._run(*self._script_args("bot", site, zone, now))
+    def bot(self, site: str, zone: ZoneInfo, now: float, client: str, network: str = "") -> Counts:
+        """Tally a bot's request for today, within its client's hit limit."""
+        return self._run(*self._hit_args(site, zone, now, "", client, "", network, "bot"))
 
     def read(self, site: str, zone: ZoneInfo, now: float) -> Counts:
         """Return the counts of `site` without changing anything."""
@@ -376,6 +391,19 @@ class Store:
             theirs = self._call(lambda: self.client.set(key, mine, ex=SALT_TTL, nx=True, get=True))
             self._salts = {name: bytes.fromhex(theirs or mine)}
         return self._salts[name]
+
+    def secret(self) -> bytes:
+        """Return the service's random key for client hashes, creating it once for everybody.
+
+        Unlike the daily salt it does not rotate, so a client's limits hold
+        across midnight; the keys it names expire within two hours.
+        """
+        if self._secret is None:
+            mine = secrets.token_hex(32)
+            theirs = self._call(lambda: self.client.set(SECRET.format(prefix=self.prefix), mine,
+                                                        nx=True, get=True))
+            self._secret = bytes.fromhex(theirs or mine)
+        return self._secret
 
     def ping(self) -> bool:
         """Return whether Redis answers."""

@@ -132,9 +132,9 @@ def test_store_matches_the_reference_model(redis_url, ops):
             counted, new = model.hit(visitor, hit or None, t)
             assert (counts.status == 0, counts.new_visit) == (counted, new)
         elif op == "beat":
-            store.heartbeat("demo", ZONE, t, f"v{a}")
+            store.heartbeat("demo", ZONE, t, f"v{a}", "client")
             model.heartbeat(f"v{a}", t)
         else:
-            store.bot("demo", ZONE, t)
+            store.bot("demo", ZONE, t, "client")
             model.bots[model.day(t)] += 1
         assert observed(store, t) == model.stats(t)
