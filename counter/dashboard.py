@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Blueprint, Response, render_template, request
@@ -14,6 +15,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+DAYS = re.compile(r"[0-9]{1,3}")
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 44, 28, 10
 
 
@@ -71,7 +73,8 @@ def site_page(site_id: str):
     """Show one site's numbers and charts."""
     site = find_site(site_id)
     raw = request.args.get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not DAYS.fullmatch(raw) or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_days", "`days` must be a whole number from 1 to 366.")
     days = int(raw)
     c = counter()

@@ -85,7 +85,8 @@ class Counter:
         """Return daily rows from `start` to `end`, defaulting to the last 30 days."""
         today = self.today(site)
         end = end or (today if start is None else max(today, start))
-        start = start or end - timedelta(days=29)
+        # Thirty days back, or fewer near the calendar's start (no date before 0001-01-01).
+        start = start or end - timedelta(days=min(29, (end - date.min).days))
         if start > end:
             raise BadRange("invalid_range", "`from` must not be after `to`.")
         if (end - start).days + 1 > MAX_DAYS:
