@@ -24,6 +24,7 @@ class Site:
     timezone: str
     lang: str = "vi"
     origins: tuple[str, ...] = field(default_factory=tuple)
+    public: bool = True  # False: dashboard, daily, pages, online and its listing need the admin token
 
     @property
     def zone(self) -> ZoneInfo:
@@ -85,12 +86,16 @@ def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
         lang = spec.get("lang", "vi")
         if lang not in LANGS:
             raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
+        public = spec.get("public", True)
+        if not isinstance(public, bool):
+            raise ConfigError(f"{name}: [{site_id}] public must be true or false")
         sites[site_id] = Site(
             id=site_id,
             name=str(spec.get("name", site_id)),
             timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
             lang=lang,
             origins=tuple(o.rstrip("/") for o in origins),
+            public=public,
         )
     return sites
 
