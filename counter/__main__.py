@@ -11,7 +11,7 @@ from datetime import date
 
 from .config import ConfigError
 from .formats import write_daily_csv
-from .service import BadRange
+from .service import MAX_COUNT, BadRange
 from .store import StoreUnavailable
 
 
@@ -55,8 +55,8 @@ def cmd_online(counter, args) -> int:
 
 def cmd_set_total(counter, args) -> int:
     """Set a site's all-time total."""
-    if args.total < 0:
-        raise SystemExit("error: the total must be a non-negative whole number")
+    if not 0 <= args.total <= MAX_COUNT:
+        raise SystemExit(f"error: the total must be a non-negative whole number up to {MAX_COUNT}")
     old = counter.set_total(_site(counter, args.site), args.total)
     print(f"{args.site}: total {old} -> {args.total}")
     return 0

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import redis.connection
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANGS = ("vi", "en")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
 
 
 class ConfigError(ValueError):
@@ -30,6 +34,61 @@ class Site:
     def zone(self) -> ZoneInfo:
         """Return the site's time zone."""
         return ZoneInfo(self.timezone)
+
+    def allows(self, origin: str | None) -> bool:
+        """Tell whether a page at `origin` may write; requests without an Origin may."""
+        return not origin or not self.origins or origin.rstrip("/") in self.origins
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the store lives, as REDIS_URL says; counter/transport.py connects to it."""
+
+    url: str
+    scheme: str
+    hosts: tuple[tuple[str, int], ...] = ()  # Sentinels or Cluster seed nodes
+    service: str = ""  # the Sentinel service name
+    db: int = 0
+    password: str | None = None
+
+
+def parse_redis_url(url: str) -> RedisTarget:
+    """Check a whole REDIS_URL and split it; a bad one is a ConfigError naming the variable."""
+    name = "REDIS_URL"
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES or not url.startswith(parts.scheme + "://"):
+        raise ConfigError(f"{name}: must start with " + ", ".join(s + "://" for s in REDIS_SCHEMES))
+    path = [p for p in parts.path.split("/") if p]
+    if parts.scheme in ("redis", "rediss", "unix"):
+        try:
+            redis.connection.parse_url(url)
+            parts.port  # noqa: B018 - read for its check of the port
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        if parts.scheme != "unix" and path and not (len(path) == 1 and path[0].isdigit()):
+            raise ConfigError(f"{name}: the path must be a database number, not {parts.path!r}")
+        if parts.scheme == "unix" and not parts.path:
+            raise ConfigError(f"{name}: unix:// needs a socket path")
+        return RedisTarget(url, parts.scheme)
+    default_port = 26379 if parts.scheme == "redis+sentinel" else 6379
+    hosts = tuple(_host_port(name, h, default_port) for h in parts.netloc.rpartition("@")[2].split(","))
+    if parts.scheme == "redis+sentinel" and not path:
+        raise ConfigError(f"{name}: redis+sentinel:// needs a service name, as "
+                          "redis+sentinel://host:26379/service/db")
+    allowed = 2 if parts.scheme == "redis+sentinel" else 0
+    if len(path) > allowed or (len(path) == 2 and not path[1].isdigit()):
+        raise ConfigError(f"{name}: unexpected path {parts.path!r}")
+    return RedisTarget(url, parts.scheme, hosts, service=path[0] if path else "",
+                       db=int(path[1]) if len(path) == 2 else 0,
+                       password=unquote(parts.password) if parts.password else None)
+
+
+def _host_port(name: str, text: str, default_port: int) -> tuple[str, int]:
+    """Split "host:port" with a default port and a check of the port."""
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"{name}: bad port {port!r} in {text!r}")
+    return host or "127.0.0.1", int(port or default_port)
 
 
 def _int(env: dict, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
@@ -118,13 +177,11 @@ def from_env(env: dict) -> dict:
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
         raise ConfigError("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
     url = env.get("REDIS_URL", "").strip() or None
-    if url and not re.match(r"^(redis|rediss|unix|redis\+sentinel|redis\+cluster)://", url):
-        raise ConfigError("REDIS_URL: must start with redis://, rediss://, unix://, "
-                          "redis+sentinel:// or redis+cluster://")
+    if url:
+        parse_redis_url(url)
     return {
         "REDIS_URL": url,
         "SITES": sites,
-        "TIMEZONE": zone,
         "ONLINE_WINDOW": _int(env, "COUNTER_ONLINE_WINDOW", 300, 1),
         "VISIT_TIMEOUT": _int(env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
         "RATE_LIMIT": _int(env, "COUNTER_RATE_LIMIT", 120, 1),

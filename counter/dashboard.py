@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import counter, find_site
+from . import auth
 from .errors import ApiError
 from .store import StoreUnavailable
+from .web import counter, find_site
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -62,7 +63,7 @@ def page(html: str, status: int = 200) -> Response:
 def index():
     """List every site with its live numbers."""
     try:
-        rows, status = counter().overview(), 200
+        rows, status = counter().overview(private=auth.holds_admin_token()), 200
     except StoreUnavailable:
         rows, status = None, 503
     return page(render_template("dashboard_index.html", rows=rows, sites=counter().sites), status)
@@ -72,6 +73,7 @@ def index():
 def site_page(site_id: str):
     """Show one site's numbers and charts."""
     site = find_site(site_id)
+    auth.check_reader(site)
     raw = request.args.get("days", "30")
     # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
     if not DAYS.fullmatch(raw) or not 1 <= int(raw) <= 366:

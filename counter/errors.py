@@ -1,4 +1,7 @@
-"""The contract's JSON errors, and handlers that turn everything into one."""
+"""The contract's JSON errors, and handlers that turn everything into one.
+
+Every exception that reaches a view's caller is mapped here, and only here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from .service import BadRange, RateLimited
 from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,18 @@ def init_app(app: Flask) -> None:
         return error_response(503, "store_unavailable",
                               "The counter store is not answering; try again shortly.",
                               {"Retry-After": "1"})
+
+    @app.errorhandler(RateLimited)
+    def rate_limited(exc: RateLimited):
+        """Tell a client over a limit when to come back."""
+        what = "new visits" if exc.new_visits else "requests"
+        return error_response(429, "rate_limited", f"Too many {what} from this address; try again later.",
+                              {"Retry-After": str(exc.retry_after)})
+
+    @app.errorhandler(BadRange)
+    def bad_range(exc: BadRange):
+        """Refuse a daily range the service will not read."""
+        return error_response(400, exc.code, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -25,7 +25,7 @@ class OnlineCollector:
         self.counter = counter
 
     def collect(self):
-        """Yield one gauge sample per site; none when Redis is down."""
+        """Yield one gauge sample per site; the last numbers seen when Redis is down, none if never seen."""
         family = GaugeMetricFamily("counter_online", "Visitors online now", labels=["site"])
         try:
             for row in self.counter.overview():

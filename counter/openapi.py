@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from . import widget
+
 INT = {"type": "integer", "minimum": 0}
 PEAK = {
     "type": "object",
@@ -51,6 +53,10 @@ SITE_PARAM = {"name": "site", "in": "path", "required": True,
 ADMIN = [{"bearer": []}]
 
 
+FIELD = "(" + "|".join(widget.FIELDS) + ")"
+FIELDS = f"^{FIELD}(,{FIELD})*$"  # a comma-separated list of the block's fields
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict:
     """Return the OpenAPI document."""
@@ -59,7 +65,8 @@ def spec() -> dict:
         "path": {"type": "string", "maxLength": 512},
         "hit": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
     }}
-    beacon = {"application/json": {"schema": body}, "text/plain": {"schema": {"type": "string"}}}
+    # sendBeacon sends the same JSON object as text/plain, which needs no CORS preflight.
+    beacon = {"application/json": {"schema": body}, "text/plain": {"schema": body}}
     day = {"type": "string", "format": "date"}
     return {
         "openapi": "3.1.0",
@@ -113,7 +120,7 @@ def spec() -> dict:
                 "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
                 "parameters": [
                     SITE_PARAM,
-                    {"name": "fields", "in": "query", "schema": {"type": "string"},
+                    {"name": "fields", "in": "query", "schema": {"type": "string", "pattern": FIELDS},
                      "description": "some of total, online, today, yesterday, this_week, this_month"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
                     {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},

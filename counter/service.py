@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
-from .store import NEW_VISIT_LIMITED, OK, RATE_LIMITED, Counts, Day, Store, StoreUnavailable
-from .telemetry import HITS
+from .store import Counts, Day, Status, Store, StoreUnavailable
+from .telemetry import HIT_RESULTS
 
 MAX_DAYS = 3700
+MAX_COUNT = 2**53 - 1  # the largest whole number every JSON reader keeps exact
 
 
 class BadRange(ValueError):
@@ -93,10 +94,12 @@ class Counter:
             raise BadRange("range_too_large", f"Ask for at most {MAX_DAYS} days at once.")
         return self.store.daily(site.id, start, end, today)
 
-    def overview(self) -> list[dict]:
-        """Return total, today and online of every site."""
+    def overview(self, private: bool = True) -> list[dict]:
+        """Return total, today and online of every site (of the public ones only, unless `private`)."""
         rows = []
         for site in self.sites.values():
+            if not (site.public or private):
+                continue
             s = self.stats(site)
             rows.append({"site": site.id, "name": site.name, "total": s["total"],
                          "today": s["today"], "online": s["online"]})
@@ -116,7 +119,7 @@ class Counter:
             client, network = self._client(ip)
             if privacy.is_bot(user_agent):
                 counts = self._limited(self.store.bot(site.id, site.zone, now, client, network))
-                HITS.labels(site.id, "bot").inc()
+                HIT_RESULTS.labels(site.id, "bot").inc()
                 return dict(self._remember(site, counts, now), counted=False, new_visit=False)
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
@@ -124,14 +127,14 @@ class Counter:
             counts = self._limited(self.store.hit(site.id, site.zone, now, member, client,
                                                   hit_key, network))
         except StoreUnavailable:
-            HITS.labels(site.id, "error").inc()
+            HIT_RESULTS.labels(site.id, "error").inc()
             raise
         except RateLimited:
-            HITS.labels(site.id, "rate_limited").inc()
+            HIT_RESULTS.labels(site.id, "rate_limited").inc()
             raise
-        HITS.labels(site.id, "counted" if counts.status == OK else "duplicate").inc()
+        HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
         return dict(self._remember(site, counts, now),
-                    counted=counts.status == OK, new_visit=counts.new_visit)
+                    counted=counts.status == Status.OK, new_visit=counts.new_visit)
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
         """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit."""
@@ -173,8 +176,8 @@ class Counter:
     @staticmethod
     def _limited(counts: Counts) -> Counts:
         """Raise RateLimited when the script refused a request over a limit."""
-        if counts.status in (RATE_LIMITED, NEW_VISIT_LIMITED):
-            raise RateLimited(counts.retry_after, counts.status == NEW_VISIT_LIMITED)
+        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
+            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
         return counts
 
     @staticmethod

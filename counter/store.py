@@ -7,25 +7,20 @@ service's (passed in ARGV), never Redis's, so tests can move time freely.
 
 from __future__ import annotations
 
-import os
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import IntEnum
 from functools import lru_cache
 from importlib import resources
-from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import redis
-from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode, RedisCluster
-from redis.retry import Retry
-from redis.sentinel import Sentinel
 
 from .clock import local_date, week_days
-from .telemetry import BREAKER, REDIS_ERRORS
+from .transport import TIMEOUT, StoreUnavailable, Transport
+
+__all__ = ["Counts", "Day", "Store", "StoreUnavailable"]
 
 # Key templates; `{{{site}}}` renders as the hash tag `{site}`.
 ALL = "{prefix}:{{{site}}}:all"
@@ -41,28 +36,46 @@ KEEP = "{prefix}:{{{site}}}:keep:{client}"
 SALT = "{prefix}:salt:{day}"
 SECRET = "{prefix}:secret"
 
+# How long keys live. Each is named here once and passed to the script.
+DAY = 86400
 UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
-SALT_TTL = 2 * 86400  # a day's salt is deleted within 48 h
-TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
-BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
+UNIQ_TTL = UNIQ_DAYS * DAY
+HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
+MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
+RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
+NEW_VISITS_TTL = 2 * 3600
+SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a write
+SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
 HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
 SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
 
-OK, DUPLICATE, RATE_LIMITED, NEW_VISIT_LIMITED = 0, 1, 2, 3
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
 NETWORK_SHARE = 8
+KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window after a write
 
 
-class StoreUnavailable(Exception):
-    """Redis did not answer, answered with an error, or the breaker is open."""
+class Status(IntEnum):
+    """What the counter script did."""
+
+    OK = 0  # counted, or recorded a heartbeat, a bot or a read
+    DUPLICATE = 1  # a hit id seen before: nothing counted
+    RATE_LIMITED = 2  # over the hits per client and minute: nothing written
+    NEW_VISIT_LIMITED = 3  # over the new visits per client and hour: nothing written
+
+
+# The counter script's answer, field by field, in the order counter.lua returns them.
+ANSWER = ("status", "new_visit", "total", "today", "yesterday", "this_week", "this_month",
+          "online", "pageviews_today", "unique_today", "bots_today", "peak_today",
+          "peak_today_at", "peak_all", "peak_all_at")
+LIMITED_ANSWER = ("status", "new_visit", "retry_after")  # a limited hit's answer
 
 
 @dataclass
 class Counts:
     """What one script call tells about a site at one instant."""
 
-    status: int = OK
+    status: Status = Status.OK
     new_visit: bool = False
     total: int = 0
     today: int = 0
@@ -89,44 +102,6 @@ class Day:
     pageviews: int = 0
     unique_visitors: int = 0
     peak_online: int = 0
-
-
-def connect(url: str, timeout: float = TIMEOUT):
-    """Open a client for a redis://, rediss://, unix://, sentinel or cluster URL.
-
-    Retries are off: a write that timed out may have been applied, and
-    sending it again could count it twice.
-    """
-    opts = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "decode_responses": True,
-    }
-    parts = urlsplit(url)
-    if parts.scheme == "redis+sentinel":
-        hosts = [_host_port(h, 26379) for h in parts.netloc.rpartition("@")[2].split(",")]
-        path = [p for p in parts.path.split("/") if p]
-        if not path:
-            raise ValueError("REDIS_URL: redis+sentinel:// needs a service name")
-        master_opts = dict(opts, db=int(path[1]) if len(path) > 1 else 0)
-        if parts.password:
-            master_opts["password"] = unquote(parts.password)
-        sentinel = Sentinel(hosts, sentinel_kwargs={"socket_timeout": timeout,
-                                                    "socket_connect_timeout": timeout})
-        return sentinel.master_for(path[0], **master_opts)
-    if parts.scheme == "redis+cluster":
-        nodes = [ClusterNode(*_host_port(h, 6379)) for h in parts.netloc.rpartition("@")[2].split(",")]
-        if parts.password:
-            opts["password"] = unquote(parts.password)
-        return RedisCluster(startup_nodes=nodes, **opts)
-    return redis.Redis.from_url(url, **opts)
-
-
-def _host_port(text: str, default_port: int) -> tuple[str, int]:
-    """Split "host:port" with a default port."""
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
-    return host or "127.0.0.1", int(port or default_port)
 
 
 def _pairs(flat: list) -> dict:
@@ -169,63 +144,20 @@ class Store:
         self.visit_timeout = visit_timeout
         self.rate_limit = rate_limit
         self.new_visit_limit = new_visit_limit
-        self.timeout = timeout
-        self._pid = None
-        self._client = None
-        self._script = None
-        self._history = None
-        self._set_day = None
         self._salts: dict[str, bytes] = {}
         self._secret: bytes | None = None
-        self._lock = threading.Lock()
-        self._open_until = 0.0
+        self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY},
+                               on_open=self._forget_salts)
+        self._call = self.redis.call
 
     @property
     def client(self):
-        """Return this process's client, opening it after a fork."""
-        self._open()
-        return self._client
+        """Return this process's Redis client."""
+        return self.redis.client
 
-    def _open(self) -> None:
-        """Open the client and register the script, once per process."""
-        if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._client = connect(self.url, self.timeout)
-                    self._script = self._client.register_script(SCRIPT)
-                    self._history = self._client.register_script(HISTORY)
-                    self._set_day = self._client.register_script(SET_DAY)
-                    self._salts = {}
-                    self._pid = os.getpid()
-
-    def _call(self, fn, *args):
-        """Run `fn`, turning any Redis failure into StoreUnavailable.
-
-        After a connection failure the breaker stays open for a moment, so a
-        dead Redis costs each request microseconds instead of a timeout.
-        """
-        if self.breaker_open:
-            REDIS_ERRORS.inc()
-            raise StoreUnavailable("the counter store is unavailable")
-        try:
-            result = fn(*args)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            self._open_until = time.monotonic() + BREAKER_COOLDOWN
-            BREAKER.set(1)
-            REDIS_ERRORS.inc()
-            raise StoreUnavailable(str(exc)) from exc
-        except redis.RedisError as exc:
-            REDIS_ERRORS.inc()
-            raise StoreUnavailable(str(exc)) from exc
-        if self._open_until:
-            self._open_until = 0.0
-            BREAKER.set(0)
-        return result
-
-    @property
-    def breaker_open(self) -> bool:
-        """Tell whether failed calls keep Redis from being asked right now."""
-        return time.monotonic() < self._open_until
+    def _forget_salts(self) -> None:
+        """Drop salts cached before a fork; Redis has the day's salt."""
+        self._salts = {}
 
     def key(self, template: str, site: str, **parts) -> str:
         """Render a key template for a site."""
@@ -242,13 +174,13 @@ class Store:
 
     def _run(self, keys: list, args: list) -> Counts:
         """Call the counter script once and unpack its answer."""
-        self._open()
-        raw = self._call(self._script, keys, args)
-        if raw[0] in (RATE_LIMITED, NEW_VISIT_LIMITED):
-            return Counts(status=raw[0], retry_after=int(raw[2]))
-        counts = Counts(*[int(x) if x != "" else None for x in raw])
-        counts.new_visit = bool(counts.new_visit)
-        return counts
+        raw = self._call(self.redis.script("counter"), keys, args)
+        limited = raw[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED)
+        fields = dict(zip(LIMITED_ANSWER if limited else ANSWER,
+                          (int(x) if x != "" else None for x in raw), strict=True))
+        fields["status"] = Status(fields["status"])
+        fields["new_visit"] = bool(fields["new_visit"])
+        return Counts(**fields)
 
     def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
         """Return the keys that a hit, heartbeat or bot may write, beyond the read set."""
@@ -271,11 +203,16 @@ class Store:
             ]
         return keys
 
+    def _seen_args(self, visitor: str) -> list:
+        """Return the arguments that a hit and a heartbeat share: visit timeout, visitor, `seen` lifetime."""
+        return [self.visit_timeout * 1000, visitor, (self.visit_timeout + SEEN_GRACE) * 1000]
+
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, hit: str = "", network: str = "", mode: str = "hit") -> tuple[list, list]:
         """Return the script's keys and arguments for a page view, heartbeat or bot."""
-        args = [self.visit_timeout * 1000, visitor, hit, int(now // 60) % 60,
-                self.rate_limit, self.new_visit_limit, NETWORK_SHARE if network else 0]
+        args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
+                self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL,
+                NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000]
         return self._script_args(mode, site, zone, now,
                                  (self._write_keys(site, now, client, network), args))
 
@@ -289,14 +226,14 @@ class Store:
 
         For bulk loads such as the memory benchmark: one round trip per batch.
         """
-        self._open()
         counted = 0
+        script = self.redis.script("counter")
         pipe = self.client.pipeline(transaction=False)
         for n, (now, visitor, client, hit) in enumerate(views, 1):
-            self._script(*self._hit_args(site, zone, now, visitor, client, hit), client=pipe)
+            script(*self._hit_args(site, zone, now, visitor, client, hit), client=pipe)
             if n % batch == 0:
-                counted += sum(r[0] == OK for r in self._call(pipe.execute))
-        return counted + sum(r[0] == OK for r in self._call(pipe.execute))
+                counted += sum(r[0] == Status.OK for r in self._call(pipe.execute))
+        return counted + sum(r[0] == Status.OK for r in self._call(pipe.execute))
 
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, network: str = "") -> Counts:
@@ -339,8 +276,7 @@ class Store:
 
         keys = [self.key(MONTH, site, month=m) for m in months]
         keys += [self.key(UNIQ, site, day=d.isoformat()) for d in sketched]
-        self._open()
-        answers = self._call(self._history, keys, [len(months)]) if days else []
+        answers = self._call(self.redis.script("history"), keys, [len(months)]) if days else []
         by_month = {m: _pairs(raw) for m, raw in zip(months, answers[: len(months)], strict=True)}
         uniques = dict(zip(sketched, answers[len(months):], strict=True))
         rows = []
@@ -375,8 +311,7 @@ class Store:
         """Set one day's visits and/or page views; return the old pair."""
         key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
         args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews]
-        self._open()
-        old = self._call(self._set_day, [key], args)
+        old = self._call(self.redis.script("set_day"), [key], args)
         return int(old[0]), int(old[1])
 
     # -- operations -------------------------------------------------------

@@ -7,7 +7,7 @@ any worker starts, so every worker writes its samples to files there and
 
 from prometheus_client import Counter, Gauge, Histogram
 
-HITS = Counter("counter_hits_total", "Hits by site and result", ["site", "result"])
+HIT_RESULTS = Counter("counter_hits_total", "Hits by site and result", ["site", "result"])
 LATENCY = Histogram("counter_request_seconds", "Request latency by endpoint", ["endpoint"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 REDIS_ERRORS = Counter("counter_redis_errors_total", "Redis calls that failed or the breaker refused")

@@ -8,10 +8,11 @@ from importlib import resources
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import client, counter, find_site
+from .cors import page_origin
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
+from .web import client, counter, find_site
 
 bp = Blueprint("widget", __name__)
 
@@ -52,9 +53,9 @@ def block_rows(stats: dict | None, lang: str, fields: list[str]) -> list[tuple[s
 
 
 def count_or_read(site) -> tuple[dict | None, int]:
-    """Count a page view when `?count=1`, else read; never fail the picture."""
+    """Count a page view when `?count=1` from one of the site's pages, else read; never fail the picture."""
     try:
-        if request.args.get("count") == "1":
+        if request.args.get("count") == "1" and site.allows(page_origin()):
             ip, agent = client()
             try:
                 return counter().hit(site, None, None, ip, agent), 200

@@ -26,7 +26,8 @@ access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms'
 
 # Every worker writes its metrics here; /metrics adds them up. It must be set
 # before prometheus_client is imported anywhere.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="counter-metrics-"))
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="counter-metrics-")
 
 
 def on_starting(server):

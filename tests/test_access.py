@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import browser
+from helpers import browser
 
 TOKEN = "s3cret-token-of-24-chars!"
 SITES = """

@@ -5,23 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
-from conftest import BROWSER_UA, browser
+from tests.helpers import ADMIN, ADMIN_TOKEN, BROWSER_UA, browser, hit, stats
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
-ADMIN = {"Authorization": "Bearer s3cret-token"}
-
-
-def hit(client, site="demo", **body):
-    """Post a hit and return the response."""
-    return client.post(f"/api/v1/sites/{site}/hits", json=body)
-
-
-def stats(client, site="demo") -> dict:
-    """Return the stats object."""
-    response = client.get(f"/api/v1/sites/{site}/stats")
-    assert response.status_code == 200
-    return response.get_json()
 
 
 def test_first_hit_counts_a_visit_and_a_page_view(client):
@@ -164,7 +151,7 @@ def test_the_stats_cache_keeps_other_workers_numbers_for_its_ttl_only(make_app, 
 
 
 def test_the_stats_cache_shows_this_workers_own_writes_at_once(make_app, clock):
-    c = browser(make_app(COUNTER_STATS_CACHE_MS="5000", COUNTER_ADMIN_TOKEN="s3cret-token"))
+    c = browser(make_app(COUNTER_STATS_CACHE_MS="5000", COUNTER_ADMIN_TOKEN=ADMIN_TOKEN))
     assert stats(c)["today"] == 0
     hit(c, visitor=V1)
     assert stats(c)["today"] == 1
@@ -267,7 +254,7 @@ def test_admin_needs_the_token(make_app):
     assert closed.put("/api/v1/sites/demo/total", json={"total": 5}).status_code == 403
     assert closed.put("/api/v1/sites/demo/total", json={"total": 5},
                       headers=ADMIN).get_json()["error"]["code"] == "admin_disabled"
-    open_ = make_app(COUNTER_ADMIN_TOKEN="s3cret-token").test_client()
+    open_ = make_app(COUNTER_ADMIN_TOKEN=ADMIN_TOKEN).test_client()
     assert open_.put("/api/v1/sites/demo/total", json={"total": 5}).status_code == 401
     wrong = open_.put("/api/v1/sites/demo/total", json={"total": 5},
                       headers={"Authorization": "Bearer nope"})

@@ -13,10 +13,10 @@ from typing import ClassVar
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, free_port, settings
 from werkzeug.serving import make_server
 
 from counter import create_app
+from tests.helpers import BROWSER_UA, free_port, settings
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

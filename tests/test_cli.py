@@ -59,6 +59,7 @@ def test_online_lists_every_site(env, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (("stats", "nosuch"), "unknown site"),
     (("set-total", "demo", "-5"), "non-negative"),
+    (("set-total", "demo", str(2**53)), "up to 9007199254740991"),
     (("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"), "must not be after"),
 ])
 def test_mistakes_give_a_clear_error_and_a_failing_status(env, capsys, argv, message):
@@ -81,3 +82,9 @@ def test_unreachable_store_and_bad_config_exit_nonzero(monkeypatch, capsys):
     monkeypatch.setenv("COUNTER_TIMEZONE", "Nowhere/Land")
     status, _, err = run(capsys, "stats", "demo")
     assert status == 2 and "COUNTER_TIMEZONE" in err
+
+
+def test_a_sentinel_url_without_a_service_is_a_config_error(monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", "redis+sentinel://127.0.0.1:26379")
+    status, _, err = run(capsys, "stats", "demo")
+    assert status == 2 and "REDIS_URL" in err and "service" in err

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from counter.config import ConfigError, from_env
+from counter.config import ConfigError, RedisTarget, Site, from_env, parse_redis_url
 
 
 def test_defaults():
     cfg = from_env({})
     assert list(cfg["SITES"]) == ["demo"]
-    assert cfg["TIMEZONE"] == "Asia/Ho_Chi_Minh"
+    assert cfg["SITES"]["demo"].timezone == "Asia/Ho_Chi_Minh"
     assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
@@ -59,3 +59,47 @@ def test_bad_sites_file_names_the_variable(tmp_path):
         path.write_text(text)
         with pytest.raises(ConfigError, match="COUNTER_SITES_FILE"):
             from_env({"COUNTER_SITES_FILE": str(path)})
+
+
+@pytest.mark.parametrize("url", [
+    "redis+sentinel://127.0.0.1:26379",
+    "redis+sentinel://127.0.0.1:26379/",
+    "redis+sentinel://a:26379,b:x/counter",
+    "redis+sentinel://a:26379/counter/zero",
+    "redis+cluster://a:70000",
+    "redis+cluster://a:7000/3",
+    "redis://localhost:port/0",
+    "redis://localhost:99999/0",
+    "redis://localhost/db",
+    "redis:/localhost",
+    "unix://",
+])
+def test_a_bad_redis_url_is_refused_at_start_up(url):
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        from_env({"REDIS_URL": url})
+
+
+@pytest.mark.parametrize(("url", "target"), [
+    ("redis://:pw@h:6380/2", RedisTarget("redis://:pw@h:6380/2", "redis")),
+    ("unix:///run/redis.sock?db=1", RedisTarget("unix:///run/redis.sock?db=1", "unix")),
+    ("redis+sentinel://:pw@a,b:26380/counter/1",
+     RedisTarget("redis+sentinel://:pw@a,b:26380/counter/1", "redis+sentinel",
+                 (("a", 26379), ("b", 26380)), "counter", 1, "pw")),
+    ("redis+cluster://a:7000,b", RedisTarget("redis+cluster://a:7000,b", "redis+cluster",
+                                             (("a", 7000), ("b", 6379)))),
+])
+def test_a_good_redis_url_is_split(url, target):
+    assert parse_redis_url(url) == target
+
+
+@pytest.mark.parametrize(("origin", "allowed"), [
+    (None, True),  # not a browser page: the write check does not apply
+    ("https://portal.gov.vn", True),
+    ("https://portal.gov.vn/", True),
+    ("https://evil.example", False),
+    ("null", False),
+])
+def test_a_site_with_origins_allows_only_its_own(origin, allowed):
+    site = Site("demo", "Demo", "Asia/Ho_Chi_Minh", origins=("https://portal.gov.vn",))
+    assert site.allows(origin) is allowed
+    assert Site("open", "Open", "Asia/Ho_Chi_Minh").allows(origin) is True

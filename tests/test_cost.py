@@ -7,7 +7,7 @@ import random
 import string
 import time
 
-from conftest import BROWSER_UA, browser
+from helpers import BROWSER_UA, browser
 
 from counter import privacy
 

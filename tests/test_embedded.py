@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, free_port, require_redis_server
 
 from counter import embedded
+from tests.helpers import BROWSER_UA, free_port, require_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-ADMIN = {"Authorization": "Bearer s3cret-token"}
+from tests.helpers import ADMIN
+
 HITS = "/api/v1/sites/demo/hits"
 JSON = "application/json"
 

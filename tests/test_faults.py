@@ -8,14 +8,14 @@ import time
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 from counter import create_app
 from counter.clock import SystemClock
+from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 
 def app_on(url: str):
-    """Return a browser-like test client of an app on `url`, on the real clock."""
+    """Return an app on `url`, on the real clock."""
     config = settings()
     config.update(REDIS_URL=url, CLOCK=SystemClock(), RATE_LIMIT=10**6, NEW_VISIT_LIMIT=10**6)
     app = create_app(config)

@@ -7,7 +7,7 @@ import logging
 import re
 
 import pytest
-from conftest import BROWSER_UA, browser
+from helpers import BROWSER_UA, browser
 
 from counter import privacy
 from counter.store import NETWORK_SHARE

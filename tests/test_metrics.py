@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import settings
 from prometheus_client import REGISTRY
 
 from counter import create_app
+from tests.helpers import settings
 
 
 def sample(name: str, **labels) -> float:

@@ -6,11 +6,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from conftest import flush
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from counter.store import Store
+from tests.helpers import flush
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOW, TIMEOUT = 300, 1800

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from conftest import browser
+from helpers import browser
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

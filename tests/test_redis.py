@@ -7,11 +7,11 @@ import time
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, RedisServer, require_redis_server, settings
 
 from counter import create_app
 from counter.config import ConfigError
 from counter.store import Store
+from tests.helpers import BROWSER_UA, RedisServer, browser, require_redis_server, settings
 
 pytestmark = pytest.mark.redis
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -31,9 +31,7 @@ def web(real, real_redis, clock):
     """Return a browser-like client of an app on the real server."""
     config = settings(COUNTER_ADMIN_TOKEN="t")
     config.update(REDIS_URL=real_redis.url, CLOCK=clock, TESTING=True)
-    c = create_app(config).test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
-    return c
+    return browser(create_app(config))
 
 
 def client_commands(url: str, action) -> list[str]:

@@ -8,8 +8,9 @@ import time
 
 import pytest
 import redis as redis_py
-from conftest import BROWSER_UA, RedisClusterNodes, RedisServer, free_port, require_redis_server
 from test_faults import Load, app_on
+
+from tests.helpers import BROWSER_UA, RedisClusterNodes, RedisServer, free_port, require_redis_server
 
 pytestmark = pytest.mark.redis
 

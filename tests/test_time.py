@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BROWSER_UA
+
+from tests.helpers import browser, stats
+from tests.helpers import hit as post_hit
 
 V1 = "visitor-aaaaaaaaaaaa1"
 V2 = "visitor-bbbbbbbbbbbb2"
 V3 = "visitor-cccccccccccc3"
 
 
-def web(app):
-    """Return a browser-like test client."""
-    c = app.test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
-    return c
-
-
 def hit(client, visitor=V1) -> dict:
-    """Post a hit and return its body."""
-    response = client.post("/api/v1/sites/demo/hits", json={"visitor": visitor})
+    """Post a counted hit and return its body."""
+    response = post_hit(client, visitor)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-def stats(client) -> dict:
-    """Return the stats object."""
-    return client.get("/api/v1/sites/demo/stats").get_json()
 
 
 def test_a_visitor_active_every_20_minutes_for_3_hours_is_one_visit(client, clock):
@@ -55,7 +45,7 @@ def test_heartbeats_slide_the_visit_too(client, clock):
 
 
 def test_visit_timeout_and_online_window_follow_configuration(make_app, clock):
-    c = web(make_app(COUNTER_VISIT_TIMEOUT="60", COUNTER_ONLINE_WINDOW="30"))
+    c = browser(make_app(COUNTER_VISIT_TIMEOUT="60", COUNTER_ONLINE_WINDOW="30"))
     hit(c)
     clock.advance(29)
     assert stats(c)["online"] == 1
@@ -89,7 +79,7 @@ def test_day_turns_at_local_midnight_in_hanoi(client, clock):
     ("2026-11-02T04:59:59+00:00", "2026-11-02T05:00:00+00:00", "2026-11-01", "2026-11-02"),
 ])
 def test_day_turns_at_local_midnight_across_dst(make_app, clock, before, after, day_before, day_after):
-    c = web(make_app(COUNTER_TIMEZONE="America/New_York"))
+    c = browser(make_app(COUNTER_TIMEZONE="America/New_York"))
     clock.set(before)
     body = hit(c)
     assert body["date"] == day_before and body["timezone"] == "America/New_York"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from conftest import BROWSER_UA
+
+from tests.helpers import browser
 
 
 @pytest.fixture
@@ -14,9 +15,7 @@ def web(make_app, tmp_path):
     sites = tmp_path / "sites.toml"
     sites.write_text('[demo]\nname = "Demo"\n[evil]\nname = "<script>alert(1)</script>&amp;"\n'
                      'origins = ["https://evil.example"]\nlang = "en"\n')
-    c = make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="").test_client()
-    c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
-    return c
+    return browser(make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES=""))
 
 
 def test_widget_script_is_small_cached_and_versioned(web):

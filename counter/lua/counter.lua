@@ -14,7 +14,7 @@
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
 -- see the block "Limits": the client's keys, then its network's (the same
--- seven, used only when ARGV[13] > 0):
+-- seven, used only when ARGV[19] > 0):
 -- KEYS[9]  rl        accepted hits and bots of this client in the current minute
 -- KEYS[10] rl_old    the same for the previous minute
 -- KEYS[11] nv        new visits of this client in the current hour
@@ -33,25 +33,27 @@
 -- hit, beat and bot:
 -- ARGV[7]  visit timeout, ms
 -- ARGV[8]  visitor hash ("" for a bot's heartbeat: limited, keeps nobody online)
--- ARGV[9]  hit id hash, or ""
--- ARGV[10] minute of the hour, "0".."59"
--- ARGV[11] accepted hits (bots included) per client per minute; also the
+-- ARGV[9]  lifetime of `seen` after a write, ms
+-- ARGV[10] hit id hash, or ""
+-- ARGV[11] minute of the hour, "0".."59"
+-- ARGV[12] accepted hits (bots included) per client per minute; also the
 --          heartbeats per client per minute and the visitors one client keeps online
--- ARGV[12] new visits per client per hour
--- ARGV[13] how many times the client's limits its network gets; 0: no network
+-- ARGV[13] new visits per client per hour
+-- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl (and hb) and nv
+-- ARGV[19] how many times the client's limits its network gets; 0: no network
+-- ARGV[20] lifetime of a client's `keep` set after a write, ms
 --
--- Returns {status, new_visit, total, today, yesterday, week, month, online,
---          pageviews_today, unique_today, bots_today, peak_today,
---          peak_today_at, peak_all, peak_all_at}
+-- Every lifetime is named once, in counter/store.py, and passed here.
+--
+-- Returns the fields of ANSWER in counter/store.py, in that order:
+-- {status, new_visit, total, today, yesterday, week, month, online,
+--  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
+--  peak_all, peak_all_at}
 -- total and month come back as strings, so that no count passes through a
 -- Lua number (a double, exact only up to 2^53) on its way out.
--- status: 0 counted/recorded, 1 duplicate hit; or, with nothing written,
--- {2, 0, retry_after} over the hit, bot or heartbeat rate, {3, 0, retry_after}
--- over the new-visit rate.
-
-local UNIQ_TTL = 400 * 86400
-local HITS_TTL = 2 * 86400
-local MINUTE_TTL = 2 * 3600
+-- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
+-- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit,
+-- bot or heartbeat rate, {3, 0, retry_after} over the new-visit rate.
 
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -75,14 +77,14 @@ end
 
 -- Limits ------------------------------------------------------------------
 -- Every writing request counts against its client's limits and, for IPv6,
--- its /48 network's (ARGV[13] times larger): hits and bots share one budget
+-- its /48 network's (ARGV[19] times larger): hits and bots share one budget
 -- per minute, heartbeats have their own (a reader's tab sends one a minute),
--- new visits one per hour. A client keeps at most ARGV[11] visitors online:
+-- new visits one per hour. A client keeps at most ARGV[12] visitors online:
 -- the visitors it refreshed within the online window are in its `keep` set,
 -- and one beyond the cap is not refreshed, whatever the client sends.
 local groups = {{base = 9, times = 1}}
-if mode ~= 'read' and tonumber(ARGV[13]) > 0 then
-  groups[2] = {base = 16, times = tonumber(ARGV[13])}
+if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
+  groups[2] = {base = 16, times = tonumber(ARGV[19])}
 end
 
 local function over_limit(offset, span, limit)
@@ -103,7 +105,7 @@ end
 
 local function may_keep(visitor)
   -- Whether every group may keep `visitor` online now; if so, note that it does.
-  local cap = tonumber(ARGV[11])
+  local cap = tonumber(ARGV[12])
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
     redis.call('ZREMRANGEBYSCORE', keep, '-inf', now - window)
@@ -113,7 +115,7 @@ local function may_keep(visitor)
   end
   for _, g in ipairs(groups) do
     redis.call('ZADD', KEYS[g.base + 6], now, visitor)
-    redis.call('PEXPIRE', KEYS[g.base + 6], window + 60000)
+    redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
   end
   return true
 end
@@ -123,52 +125,52 @@ local status, new_visit = 0, 0
 if mode == 'hit' then
   local timeout = tonumber(ARGV[7])
   local visitor = ARGV[8]
-  local hit = ARGV[9]
+  local hit = ARGV[10]
   local duplicate = hit ~= '' and (redis.call('SISMEMBER', KEYS[7], hit) == 1
                                    or redis.call('SISMEMBER', KEYS[8], hit) == 1)
   if duplicate then
     status = 1
   else
-    local wait = over_limit(0, 60000, tonumber(ARGV[11]))
+    local wait = over_limit(0, 60000, tonumber(ARGV[12]))
     if wait then
       return {2, 0, wait}
     end
     local last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
-      local nv_wait = over_limit(2, 3600000, tonumber(ARGV[12]))
+      local nv_wait = over_limit(2, 3600000, tonumber(ARGV[13]))
       if nv_wait then
         return {3, 0, nv_wait}
       end
       new_visit = 1
-      count_in(2, 7200)
+      count_in(2, ARGV[18])
       redis.call('HINCRBY', KEYS[1], 'total', 1)
       redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
       redis.call('HINCRBY', KEYS[3], 'mv', 1)
     end
     if hit ~= '' then
       redis.call('SADD', KEYS[7], hit)
-      redis.call('EXPIRE', KEYS[7], HITS_TTL)
+      redis.call('EXPIRE', KEYS[7], ARGV[15])
     end
-    count_in(0, 120)
+    count_in(0, ARGV[17])
     redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
-    redis.call('HINCRBY', KEYS[6], ARGV[10], 1)
-    redis.call('EXPIRE', KEYS[6], MINUTE_TTL)
+    redis.call('HINCRBY', KEYS[6], ARGV[11], 1)
+    redis.call('EXPIRE', KEYS[6], ARGV[16])
     redis.call('PFADD', KEYS[5], visitor)
-    redis.call('EXPIRE', KEYS[5], UNIQ_TTL)
+    redis.call('EXPIRE', KEYS[5], ARGV[14])
   end
 elseif mode == 'bot' then
-  local wait = over_limit(0, 60000, tonumber(ARGV[11]))
+  local wait = over_limit(0, 60000, tonumber(ARGV[12]))
   if wait then
     return {2, 0, wait}
   end
-  count_in(0, 120)
+  count_in(0, ARGV[17])
   redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
 elseif mode == 'beat' then
-  local wait = over_limit(4, 60000, tonumber(ARGV[11]))
+  local wait = over_limit(4, 60000, tonumber(ARGV[12]))
   if wait then
     return {2, 0, wait}
   end
-  count_in(4, 120)
+  count_in(4, ARGV[17])
 end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
@@ -188,7 +190,7 @@ if touched then
     -- visit, but its visitor is seen as of one window ago: not online.
     redis.call('ZADD', KEYS[2], 'GT', kept and now or (now - window), ARGV[8])
   end
-  redis.call('PEXPIRE', KEYS[2], timeout + 60000)
+  redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')

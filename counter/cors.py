@@ -1,0 +1,77 @@
+"""CORS for the API, and the headers every answer carries.
+
+Who may write is the site's rule (`Site.allows`); this module only says it
+to browsers.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, request
+
+from .web import counter
+
+API_HEADERS = (
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type, If-None-Match"),
+    ("Access-Control-Expose-Headers", "ETag, Retry-After"),
+    ("Access-Control-Max-Age", "86400"),
+    ("Vary", "Origin"),
+)
+
+
+def init_app(app: Flask) -> None:
+    """Add the headers to every answer."""
+    app.after_request(add_headers)
+
+
+def add_headers(response):
+    """Add CORS and hardening headers to every answer."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/"):
+        # Added, not set: no view sets these, and this runs on the busiest path.
+        allowed = allowed_origin()
+        if allowed is not None:  # a refused origin is told nothing, not even "null"
+            headers.add("Access-Control-Allow-Origin", allowed)
+        headers.extend(API_HEADERS)
+    return response
+
+
+def allowed_origin() -> str | None:
+    """Return the Access-Control-Allow-Origin for this request; None for a refused origin.
+
+    Reads are open to every page. A write is allowed to the site's own
+    origins when it lists any; the handler has already refused the others.
+    """
+    writing = request.method == "POST" or (
+        request.method == "OPTIONS"
+        and request.headers.get("Access-Control-Request-Method", "GET") == "POST")
+    if not writing:
+        return "*"
+    origin = request.headers.get("Origin")
+    site_id = (request.view_args or {}).get("site_id")
+    site = counter().sites.get(site_id) if site_id else None
+    if site is None or not site.origins or not origin:
+        return "*"
+    return origin if site.allows(origin) else None
+
+
+def page_origin() -> str | None:
+    """Return the origin of the page a request comes from: its Origin, else its Referer's.
+
+    None when the request names neither; "null" when its Referer is not a URL
+    with a host, which no site lists.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin
+    referer = request.headers.get("Referer")
+    if referer is None:
+        return None
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return "null"
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"

@@ -1,0 +1,119 @@
+"""The way to Redis: a client per process for any REDIS_URL, and a circuit breaker.
+
+What is stored, and under which keys, is counter/store.py's business.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from .config import RedisTarget, parse_redis_url
+from .telemetry import BREAKER, REDIS_ERRORS
+
+TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
+BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer, answered with an error, or the breaker is open."""
+
+
+def connect(target: RedisTarget, timeout: float = TIMEOUT):
+    """Open a client for a redis://, rediss://, unix://, sentinel or cluster URL.
+
+    Retries are off: a write that timed out may have been applied, and
+    sending it again could count it twice.
+    """
+    opts = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": True,
+    }
+    if target.password:  # a plain URL's password is read from the URL by from_url
+        opts["password"] = target.password
+    if target.scheme == "redis+sentinel":
+        sentinel = Sentinel(list(target.hosts), sentinel_kwargs={"socket_timeout": timeout,
+                                                                 "socket_connect_timeout": timeout})
+        return sentinel.master_for(target.service, db=target.db, **opts)
+    if target.scheme == "redis+cluster":
+        return RedisCluster(startup_nodes=[ClusterNode(*h) for h in target.hosts], **opts)
+    return redis.Redis.from_url(target.url, **opts)
+
+
+class Transport:
+    """One Redis client per process, opened after a fork, behind a circuit breaker."""
+
+    def __init__(self, url: str, timeout: float = TIMEOUT, scripts: dict[str, str] | None = None,
+                 on_open: Callable[[], None] | None = None) -> None:
+        """Check the URL now; the client is opened on first use in each process."""
+        self.target = parse_redis_url(url)
+        self.timeout = timeout
+        self.sources = scripts or {}
+        self.on_open = on_open
+        self._pid = None
+        self._client = None
+        self._scripts: dict[str, Script] = {}
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    @property
+    def client(self):
+        """Return this process's client, opening it after a fork."""
+        self.open()
+        return self._client
+
+    def script(self, name: str) -> Script:
+        """Return this process's handle on the named Lua script."""
+        self.open()
+        return self._scripts[name]
+
+    def open(self) -> None:
+        """Open the client and register the scripts, once per process."""
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._client = connect(self.target, self.timeout)
+                    self._scripts = {n: self._client.register_script(s) for n, s in self.sources.items()}
+                    if self.on_open:
+                        self.on_open()
+                    self._pid = os.getpid()
+
+    def call(self, fn, *args):
+        """Run `fn`, turning any Redis failure into StoreUnavailable.
+
+        After a connection failure the breaker stays open for a moment, so a
+        dead Redis costs each request microseconds instead of a timeout.
+        """
+        if self.breaker_open:
+            REDIS_ERRORS.inc()
+            raise StoreUnavailable("the counter store is unavailable")
+        try:
+            result = fn(*args)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._open_until = time.monotonic() + BREAKER_COOLDOWN
+            BREAKER.set(1)
+            REDIS_ERRORS.inc()
+            raise StoreUnavailable(str(exc)) from exc
+        except redis.RedisError as exc:
+            REDIS_ERRORS.inc()
+            raise StoreUnavailable(str(exc)) from exc
+        if self._open_until:
+            self._open_until = 0.0
+            BREAKER.set(0)
+        return result
+
+    @property
+    def breaker_open(self) -> bool:
+        """Tell whether failed calls keep Redis from being asked right now."""
+        return time.monotonic() < self._open_until

@@ -1,0 +1,127 @@
+"""Helpers every blueprint shares: the app's counter, the site of a URL, the
+client, and the parsing and validation of bodies, fields and dates."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from flask import current_app, request
+
+from . import privacy
+from .config import SITE_ID, Site
+from .errors import ApiError
+from .service import MAX_COUNT, Counter
+
+MAX_BODY = 4096
+MAX_PATH = 512
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BODY_TYPES = ("", "application/json", "text/plain")
+
+
+def counter() -> Counter:
+    """Return the app's counter."""
+    return current_app.extensions["counter"]
+
+
+def find_site(site_id: str) -> Site:
+    """Return a configured site, or refuse the request."""
+    if not SITE_ID.fullmatch(site_id):
+        raise ApiError(400, "invalid_site", "A site id is 1-63 characters of a-z, 0-9 and '-'.")
+    site = counter().sites.get(site_id)
+    if site is None:
+        raise ApiError(404, "unknown_site", f"There is no site {site_id!r}.")
+    return site
+
+
+def _no_duplicates(pairs: list) -> dict:
+    """Build a JSON object, refusing a key given twice."""
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def counting_request(site_id: str) -> tuple[Site, dict, str | None]:
+    """Start a hit or a heartbeat: the site, its origin check, the body and the visitor id."""
+    site = find_site(site_id)
+    check_origin(site)
+    body = json_body()
+    visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
+    return site, body, visitor
+
+
+def json_body(required: bool = False) -> dict:
+    """Parse a small JSON object body (JSON or text/plain from sendBeacon)."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    if request.mimetype not in BODY_TYPES:
+        raise ApiError(415, "unsupported_media_type", "Send JSON as application/json or text/plain.")
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The body is not valid JSON (UTF-8, no repeated keys).") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return body
+
+
+def text_field(body: dict, name: str, pattern: re.Pattern, what: str) -> str | None:
+    """Return an optional string field that must match `pattern`."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ApiError(400, f"invalid_{name}", f"`{name}` must be {what}.")
+    return value
+
+
+def check_path(body: dict) -> None:
+    """Validate the optional page path; it is not stored."""
+    path = body.get("path")
+    if path is None:
+        return
+    if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(c) < 32 for c in path):
+        raise ApiError(400, "invalid_path", f"`path` must be a string of at most {MAX_PATH} "
+                                            "characters without control characters.")
+
+
+def check_origin(site: Site) -> None:
+    """Refuse a browser write from a page outside the site's origins."""
+    if not site.allows(request.headers.get("Origin")):
+        raise ApiError(403, "origin_not_allowed", "This page's origin may not write to this site.")
+
+
+def whole_number(body: dict, name: str, required: bool = True) -> int | None:
+    """Return a non-negative integer field."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ApiError(400, f"invalid_{name}", f"`{name}` must be a whole number from 0 to {MAX_COUNT}.")
+    return value
+
+
+def parse_date(text: str | None, name: str) -> date | None:
+    """Parse YYYY-MM-DD, or refuse it."""
+    if text is None:
+        return None
+    try:
+        if DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ApiError(400, "invalid_date", f"`{name}` must be a date as YYYY-MM-DD.")
+
+
+def client() -> tuple[str, str]:
+    """Return the client's address (as trusted proxies tell it) and User-Agent."""
+    return request.remote_addr or "", request.headers.get("User-Agent", "")
