@@ -2,8 +2,9 @@
 (function () {
   "use strict";
   function fmt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  // same-origin: on a private site the reader's HTTP Basic credentials go along (there are no cookies).
   function get(url, done) {
-    fetch(url, { credentials: "omit" }).then(function (r) { return r.ok ? r.json() : null; })
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d) { done(d); } }, function () {});
   }
   function refresh() {
