@@ -1,17 +1,17 @@
-"""A private site's dashboard in a real browser: the password prompt, then live numbers."""
+"""A private site's dashboard in a real browser: opened with the token, its numbers refresh."""
 
 from __future__ import annotations
 
 import pytest
 import redis as redis_py
 from helpers import BROWSER_UA, browser, settings
-from playwright.sync_api import expect
 from test_browser import Service
 from test_browser import browser as chromium  # noqa: F401 - the module's Chromium fixture
 
 from counter import create_app
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
 TOKEN = "s3cret-token-of-24-chars!"
 
 
