@@ -57,8 +57,9 @@ class Strikes:
 
 
 def init_app(app) -> None:
-    """Give the app its per-process count of wrong admin tokens."""
+    """Give the app its per-process count of wrong admin tokens, and guard private sites' reads."""
     app.extensions["admin_strikes"] = Strikes()
+    app.before_request(guard_private_reads)
 
 
 def check_admin() -> str:
@@ -105,6 +106,10 @@ def pseudonym(who: str) -> str:
 
 # -- private sites ------------------------------------------------------------
 
+# The reads a private site keeps to holders of the admin token (the sites list
+# leaves it out instead). Its stats, badge, embed page and widget stay public.
+PRIVATE_READS = frozenset({"api.daily", "api.online", "api.pages", "api.page_views",
+                           "dashboard.site_page"})
 # Basic, so that a browser opening a private dashboard asks for the token.
 CHALLENGE = 'Basic realm="counter", charset="UTF-8"'
 
@@ -141,6 +146,15 @@ def holds_admin_token() -> bool:
     strikes.add(who)
     log.warning("private read refused: wrong token from %s", pseudonym(who))
     return False
+
+
+def guard_private_reads() -> None:
+    """Ask for the admin token before a private site's dashboard, history, pages or online numbers."""
+    if request.endpoint in PRIVATE_READS:
+        site_id = (request.view_args or {}).get("site_id")
+        site = current_app.extensions["counter"].sites.get(site_id) if site_id else None
+        if site is not None:  # an unknown or bad id is the view's to refuse
+            check_reader(site)
 
 
 def check_reader(site) -> None:

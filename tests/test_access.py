@@ -145,3 +145,14 @@ def test_public_must_be_true_or_false(tmp_path):
     path.write_text('[demo]\npublic = "no"\n')
     with pytest.raises(ConfigError, match="public"):
         from_env({"COUNTER_SITES_FILE": str(path)})
+
+
+def test_every_private_read_the_app_has_is_guarded(c):
+    from counter.auth import PRIVATE_READS
+
+    guarded = [rule for rule in c.application.url_map.iter_rules() if rule.endpoint in PRIVATE_READS]
+    assert {"api.daily", "api.online", "dashboard.site_page"} <= {rule.endpoint for rule in guarded}
+    for rule in guarded:
+        url = rule.rule.replace("<site_id>", "hidden")
+        assert c.get(url, query_string={"path": "/"}).status_code == 401, url
+        assert c.get(url, query_string={"path": "/"}, headers=basic("x", TOKEN)).status_code == 200, url
