@@ -150,7 +150,8 @@ def holds_admin_token() -> bool:
 
 def guard_private_reads() -> None:
     """Ask for the admin token before a private site's dashboard, history, pages or online numbers."""
-    if request.endpoint in PRIVATE_READS:
+    # A CORS preflight never carries the token; the request after it does.
+    if request.endpoint in PRIVATE_READS and request.method != "OPTIONS":
         site_id = (request.view_args or {}).get("site_id")
         site = current_app.extensions["counter"].sites.get(site_id) if site_id else None
         if site is not None:  # an unknown or bad id is the view's to refuse

@@ -14,7 +14,8 @@ from .web import counter
 
 API_HEADERS = (
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type, If-None-Match"),
+    # Authorization: a private site's reads take the admin token.
+    ("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match"),
     ("Access-Control-Expose-Headers", "ETag, Retry-After"),
     ("Access-Control-Max-Age", "86400"),
     ("Vary", "Origin"),

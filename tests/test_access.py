@@ -156,3 +156,12 @@ def test_every_private_read_the_app_has_is_guarded(c):
         url = rule.rule.replace("<site_id>", "hidden")
         assert c.get(url, query_string={"path": "/"}).status_code == 401, url
         assert c.get(url, query_string={"path": "/"}, headers=basic("x", TOKEN)).status_code == 200, url
+
+
+def test_a_private_read_can_be_preflighted(c):
+    pre = c.options("/api/v1/sites/hidden/daily", headers={
+        "Origin": "https://grafana.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert pre.status_code == 200
+    assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+    assert pre.headers["Access-Control-Allow-Origin"] == "*"
