@@ -50,7 +50,7 @@ def init_counter(app: Flask) -> None:
     url = cfg["REDIS_URL"] or embedded.start()
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
-                  new_visit_limit=cfg["NEW_VISIT_LIMIT"])
+                  new_visit_limit=cfg["NEW_VISIT_LIMIT"], max_paths=cfg["MAX_PATHS"])
     policy = store.eviction_policy()
     if policy not in (None, "noeviction"):
         # Evicting keys would drop totals, history or the sets that stop double counting.

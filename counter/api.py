@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 from flask import Blueprint, Response, jsonify, request
 
 from . import auth, privacy
 from .auth import admin_required, log
 from .errors import ApiError
-from .formats import day_row, write_daily_csv
+from .formats import day_row, write_daily_csv, write_pages_csv
 from .web import (
     check_path,
     client,
@@ -24,6 +25,7 @@ from .web import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_PAGES = 1000  # `limit` of the pages call
 
 
 def init_app(app) -> None:
@@ -37,9 +39,9 @@ def hits(site_id: str):
     """Record a page view."""
     site, body, visitor = counting_request(site_id)
     hit = text_field(body, "hit", privacy.HIT_ID, "8-64 characters of A-Z a-z 0-9 _ -")
-    check_path(body)
+    path = check_path(body.get("path"))
     ip, agent = client()
-    return jsonify(counter().hit(site, visitor, hit, ip, agent))
+    return jsonify(counter().hit(site, visitor, hit, ip, agent, path))
 
 
 @bp.post("/sites/<site_id>/heartbeat")
@@ -88,6 +90,36 @@ def daily(site_id: str):
 def online(site_id: str):
     """Return who is online and page views per minute over the last hour."""
     return jsonify(counter().online(find_site(site_id)))
+
+
+@bp.get("/sites/<site_id>/pages")
+def pages(site_id: str):
+    """Return the most viewed pages of a period as JSON or CSV."""
+    site = find_site(site_id)
+    raw = request.args.get("limit", "50")
+    # ASCII digits only: str.isdigit() also takes "²" or "٣".
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= MAX_PAGES:
+        raise ApiError(400, "invalid_limit", f"`limit` must be a whole number from 1 to {MAX_PAGES}.")
+    fmt = request.args.get("format")
+    if fmt not in (None, "json", "csv"):
+        raise ApiError(400, "invalid_format", "`format` must be json or csv.")
+    body = counter().pages(site, request.args.get("period", "all"), int(raw))
+    if fmt == "csv":
+        out = io.StringIO()
+        write_pages_csv(body["pages"], out)
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{site.id}-pages-{body["period"]}.csv"'})
+    return jsonify(body)
+
+
+@bp.get("/sites/<site_id>/pages/views")
+def page_views(site_id: str):
+    """Return one page's all-time and today's views."""
+    site = find_site(site_id)
+    path = check_path(request.args.get("path"))
+    if not path:
+        raise ApiError(400, "invalid_path", "Give the page as `?path=/...`.")
+    return jsonify(counter().page_views(site, path))
 
 
 @bp.get("/sites")

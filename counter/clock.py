@@ -49,3 +49,14 @@ def week_days(day: date) -> list[date]:
     """Return the days of `day`'s ISO week up to and including it."""
     monday = day - timedelta(days=day.weekday())
     return [monday + timedelta(days=i) for i in range(day.weekday() + 1)]
+
+
+def last_week_days(day: date) -> list[date]:
+    """Return the seven days, Monday to Sunday, of the ISO week before `day`'s."""
+    monday = day - timedelta(days=day.weekday() + 7)
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def previous_month(day: date) -> date:
+    """Return the first day of the calendar month before `day`'s."""
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)

@@ -189,6 +189,8 @@ def from_env(env: dict) -> dict:
         "TRUSTED_PROXIES": _int(env, "COUNTER_TRUSTED_PROXIES", 0, 0),
         "ADMIN_TOKEN": env.get("COUNTER_ADMIN_TOKEN") or None,
         "KEY_PREFIX": prefix,
+        # Distinct pages kept per site; the bound on what made-up paths can cost.
+        "MAX_PATHS": _int(env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
         # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
         "STATS_CACHE_MS": _int(env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
     }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
 
@@ -16,8 +17,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-DAYS = re.compile(r"[0-9]{1,3}")
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 44, 28, 10
+TOP_PAGES = 20  # most viewed pages shown
 
 
 def bar_chart(values: list[int], labels: list[str], titles: list[str], every: int) -> dict:
@@ -74,14 +75,16 @@ def site_page(site_id: str):
     """Show one site's numbers and charts."""
     site = find_site(site_id)
     raw = request.args.get("days", "30")
-    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
-    if not DAYS.fullmatch(raw) or not 1 <= int(raw) <= 366:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not 1 <= int(raw) <= 366:
         raise ApiError(400, "invalid_days", "`days` must be a whole number from 1 to 366.")
     days = int(raw)
     c = counter()
+    today = c.today(site)
     try:
+        # First: a bad period is refused (BadRange, 400) before anything else is read.
+        top = c.pages(site, request.args.get("period", today.strftime("%Y-%m")), TOP_PAGES)
         stats = c.stats(site)
-        today = c.today(site)
         history = c.daily(site, today - timedelta(days=days - 1), today)
         live = c.online(site)
     except StoreUnavailable:
@@ -95,4 +98,24 @@ def site_page(site_id: str):
                         every=10)
     return page(render_template("dashboard_site.html", site=site, stats=stats, days=days,
                                 daily=daily, minutes=minutes, first=history[0].date,
-                                last=history[-1].date))
+                                last=history[-1].date, top=top, period_names=page_periods(today),
+                                page_origin=site.origins[0] if site.origins else None,
+                                max_paths=c.store.max_paths))
+
+
+def page_periods(today: date) -> dict[str, str]:
+    """Name the periods the dashboard offers for its most viewed pages."""
+    previous = today.replace(day=1) - timedelta(days=1)
+    return {"today": "today", today.strftime("%Y-%m"): "this month",
+            previous.strftime("%Y-%m"): "last month", "all": "all time"}
+
+
+@bp.app_template_filter("page_href")
+def page_href(path: str) -> str:
+    """Percent-encode a page for a link on the site's own origin.
+
+    A page always starts with "/", so the link never leaves the configured
+    origin and can never be a `javascript:` URL; "%" stays as it is (a page
+    keeps escapes such as %2F encoded).
+    """
+    return quote(path, safe="/%:@!$&'()*+,;=~-._")

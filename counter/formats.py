@@ -9,6 +9,7 @@ from typing import TextIO
 from .store import Day
 
 DAILY_COLUMNS = ("date", "visits", "pageviews", "unique_visitors", "peak_online")
+PAGES_COLUMNS = ("path", "pageviews")
 
 
 def day_row(day: Day) -> dict:
@@ -24,3 +25,11 @@ def write_daily_csv(days: Iterable[Day], out: TextIO) -> None:
     for day in days:
         row = day_row(day)
         writer.writerow(row[c] for c in DAILY_COLUMNS)
+
+
+def write_pages_csv(pages: Iterable[dict], out: TextIO) -> None:
+    """Write the pages call's rows as CSV with the header path,pageviews."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PAGES_COLUMNS)
+    for row in pages:
+        writer.writerow(row[c] for c in PAGES_COLUMNS)

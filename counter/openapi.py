@@ -15,6 +15,7 @@ PEAK = {
 STATS_PROPS = {
     "site": {"type": "string"},
     "total": INT, "today": INT, "yesterday": INT, "this_week": INT, "this_month": INT,
+    "last_week": INT, "last_month": INT,
     "online": INT, "pageviews_today": INT, "unique_today": INT, "bots_today": INT,
     "peak_online": {
         "type": "object", "required": ["today", "all_time"],
@@ -31,6 +32,9 @@ ERRORS = {400: "Bad input", 401: "Missing or wrong token", 403: "Forbidden",
           404: "Unknown site", 413: "Body over 4 KiB", 415: "Unsupported media type",
           429: "Over a rate limit", 503: "Store unavailable"}
 ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
+PATH = {"type": "string", "maxLength": 512, "pattern": "^[^\\u0000-\\u001f]*$"}
+PAGE = {"type": "object", "required": ["path", "pageviews", "today"],
+        "properties": {"path": {"type": "string"}, "pageviews": INT, "today": INT}}
 
 
 def _ref(name: str) -> dict:
@@ -56,8 +60,10 @@ READER = [{}, {"bearer": []}, {"basic": []}]
 PRIVATE = "For a private site (public = false in the sites file) the admin token is needed."
 
 
-FIELD = "(" + "|".join(widget.FIELDS) + ")"
-FIELDS = f"^{FIELD}(,{FIELD})*$"  # a comma-separated list of the block's fields
+# A comma-separated list of the block's fields; `page` too, but only with `path`, which a
+# pattern cannot say, so it is left out here and named in the description.
+FIELD = "(" + "|".join(f for f in widget.FIELDS if f != "page") + ")"
+FIELDS = f"^{FIELD}(,{FIELD})*$"
 
 
 @lru_cache(maxsize=1)
@@ -65,7 +71,7 @@ def spec() -> dict:
     """Return the OpenAPI document."""
     body = {"type": "object", "properties": {
         "visitor": ID,
-        "path": {"type": "string", "maxLength": 512},
+        "path": PATH,
         "hit": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
     }}
     # sendBeacon sends the same JSON object as text/plain, which needs no CORS preflight.
@@ -124,14 +130,41 @@ def spec() -> dict:
                 "responses": {"200": _json(_ref("Online"), "Live numbers"),
                               **_errors(400, 401, 404, 429, 503)},
             }},
+            "/api/v1/sites/{site}/pages": {"get": {
+                "operationId": "getPages", "summary": "The most viewed pages of a period, JSON or CSV",
+                "parameters": [
+                    SITE_PARAM,
+                    {"name": "period", "in": "query", "description": "all (default), today, YYYY-MM or "
+                     "YYYY-MM-DD; days are kept for 35 days, older ones list no pages",
+                     "schema": {"type": "string",
+                                "pattern": "^(all|today|[0-9]{4}-[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})$"}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+                    {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"]}},
+                ],
+                "responses": {"200": {"description": "Most viewed first, ties in path order", "content": {
+                    "application/json": {"schema": _ref("Pages")},
+                    "text/csv": {"schema": {"type": "string"}},
+                }}, **_errors(400, 404, 503)},
+            }},
+            "/api/v1/sites/{site}/pages/views": {"get": {
+                "operationId": "getPageViews", "summary": "One page's views, all-time and today",
+                "parameters": [SITE_PARAM, {"name": "path", "in": "query", "required": True,
+                                            "schema": dict(PATH, minLength=1)}],
+                "responses": {"200": _json(_ref("PageViews"), "The page's numbers (zeros if never seen)"),
+                              **_errors(400, 404, 503)},
+            }},
             "/api/v1/sites/{site}/badge.svg": {"get": {
                 "operationId": "getBadge", "summary": "The counts as an SVG; counts only with count=1",
                 "parameters": [
                     SITE_PARAM,
                     {"name": "fields", "in": "query", "schema": {"type": "string", "pattern": FIELDS},
-                     "description": "some of total, online, today, yesterday, this_week, this_month"},
+                     "description": "some of total, online, today, yesterday, this_week, this_month, "
+                                    "last_week, last_month; and page (one page's views) when path is given"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
                     {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
+                    {"name": "path", "in": "query", "schema": PATH,
+                     "description": "one page: the badge shows its views (the field page)"},
                 ],
                 "responses": {"200": {"description": "The badge",
                                       "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
@@ -169,7 +202,17 @@ def spec() -> dict:
                 "Stats": {"type": "object", "required": list(STATS_PROPS), "properties": STATS_PROPS},
                 "HitResult": {"allOf": [_ref("Stats"), {
                     "type": "object", "required": ["counted", "new_visit"],
-                    "properties": {"counted": {"type": "boolean"}, "new_visit": {"type": "boolean"}}}]},
+                    "properties": {"counted": {"type": "boolean"}, "new_visit": {"type": "boolean"},
+                                   "page": PAGE}}]},
+                "Pages": {"type": "object", "required": ["site", "period", "pages", "other"], "properties": {
+                    "site": {"type": "string"}, "period": {"type": "string"},
+                    "pages": {"type": "array", "items": {
+                        "type": "object", "required": ["path", "pageviews"],
+                        "properties": {"path": {"type": "string"}, "pageviews": INT}}},
+                    "other": INT}},
+                "PageViews": {"type": "object", "required": ["site", "path", "pageviews", "today"],
+                              "properties": {"site": {"type": "string"}, "path": {"type": "string"},
+                                             "pageviews": INT, "today": INT}},
                 "Day": {"type": "object",
                         "required": ["date", "visits", "pageviews", "unique_visitors", "peak_online"],
                         "properties": {"date": day, "visits": INT, "pageviews": INT,

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from . import privacy
 from .clock import local_date, local_iso
 from .config import Site
-from .store import Counts, Day, Status, Store, StoreUnavailable
+from .pages import normalise, period_kind
+from .store import Counts, Day, Status, Store, StoreUnavailable, TopPages
 from .telemetry import HIT_RESULTS
 
 MAX_DAYS = 3700
@@ -94,6 +95,30 @@ class Counter:
             raise BadRange("range_too_large", f"Ask for at most {MAX_DAYS} days at once.")
         return self.store.daily(site.id, start, end, today)
 
+    def stats_and_page(self, site: Site, path: str) -> tuple[dict, dict]:
+        """Return the stats object and one page's numbers from one read; never counts."""
+        now = self.clock.now()
+        page = normalise(path)
+        counts = self.store.read(site.id, site.zone, now, page)
+        return self._remember(site, counts, now), self._with_page({}, page, counts)["page"]
+
+    def pages(self, site: Site, period: str, limit: int) -> dict:
+        """Return the most viewed pages of a period (see counter.pages.period_kind)."""
+        try:
+            kind, day = period_kind(period, self.today(site))
+        except ValueError:
+            raise BadRange("invalid_period", "`period` must be all, today, YYYY-MM or YYYY-MM-DD.") from None
+        top = (TopPages([], 0) if kind == "gone"
+               else self.store.top_pages(site.id, kind, day, limit))
+        return {"site": site.id, "period": period,
+                "pages": [{"path": p, "pageviews": n} for p, n in top.pages], "other": top.other}
+
+    def page_views(self, site: Site, path: str) -> dict:
+        """Return one page's all-time and today's views; zeros for a page never seen."""
+        page = normalise(path)
+        views, today = self.store.page_views(site.id, site.zone, self.clock.now(), page)
+        return {"site": site.id, "path": page, "pageviews": views, "today": today}
+
     def overview(self, private: bool = True) -> list[dict]:
         """Return total, today and online of every site (of the public ones only, unless `private`)."""
         rows = []
@@ -112,20 +137,22 @@ class Counter:
     # -- writes -----------------------------------------------------------
 
     def hit(self, site: Site, visitor: str | None, hit: str | None,
-            ip: str, user_agent: str) -> dict:
-        """Record a page view; return the stats with `counted` and `new_visit`."""
+            ip: str, user_agent: str, path: str | None = None) -> dict:
+        """Record a page view; return the stats with `counted`, `new_visit` and, with a path, `page`."""
         now = self.clock.now()
+        page = normalise(path) if path is not None else ""
         try:
             client, network = self._client(ip)
             if privacy.is_bot(user_agent):
-                counts = self._limited(self.store.bot(site.id, site.zone, now, client, network))
+                counts = self._limited(self.store.bot(site.id, site.zone, now, client, page, network))
                 HIT_RESULTS.labels(site.id, "bot").inc()
-                return dict(self._remember(site, counts, now), counted=False, new_visit=False)
+                return self._with_page(dict(self._remember(site, counts, now), counted=False,
+                                            new_visit=False), page, counts)
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
             hit_key = privacy.hit_hash(site.id, hit) if hit else ""
             counts = self._limited(self.store.hit(site.id, site.zone, now, member, client,
-                                                  hit_key, network))
+                                                  hit_key, page, network))
         except StoreUnavailable:
             HIT_RESULTS.labels(site.id, "error").inc()
             raise
@@ -133,8 +160,15 @@ class Counter:
             HIT_RESULTS.labels(site.id, "rate_limited").inc()
             raise
         HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
-        return dict(self._remember(site, counts, now),
-                    counted=counts.status == Status.OK, new_visit=counts.new_visit)
+        return self._with_page(dict(self._remember(site, counts, now), counted=counts.status == Status.OK,
+                                    new_visit=counts.new_visit), page, counts)
+
+    @staticmethod
+    def _with_page(body: dict, page: str, counts: Counts) -> dict:
+        """Add the hit's `page` answer when a path was sent."""
+        if page:
+            body["page"] = {"path": page, "pageviews": counts.page_views, "today": counts.page_today}
+        return body
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
         """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit."""
@@ -200,6 +234,8 @@ class Counter:
             "yesterday": c.yesterday,
             "this_week": c.this_week,
             "this_month": c.this_month,
+            "last_week": c.last_week,
+            "last_month": c.last_month,
             "online": c.online,
             "pageviews_today": c.pageviews_today,
             "unique_today": c.unique_today,

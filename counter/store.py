@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from enum import IntEnum
 from functools import lru_cache
 from importlib import resources
@@ -17,10 +18,10 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from .clock import local_date, week_days
+from .clock import last_week_days, local_date, week_days
 from .transport import TIMEOUT, StoreUnavailable, Transport
 
-__all__ = ["Counts", "Day", "Store", "StoreUnavailable"]
+__all__ = ["Counts", "Day", "Store", "StoreUnavailable", "TopPages"]
 
 # Key templates; `{{{site}}}` renders as the hash tag `{site}`.
 ALL = "{prefix}:{{{site}}}:all"
@@ -35,6 +36,9 @@ BEATS = "{prefix}:{{{site}}}:hb:{client}:{minute}"
 KEEP = "{prefix}:{{{site}}}:keep:{client}"
 SALT = "{prefix}:salt:{day}"
 SECRET = "{prefix}:secret"
+PAGES_ALL = "{prefix}:{{{site}}}:p:all"
+PAGES_MONTH = "{prefix}:{{{site}}}:p:m:{month}"
+PAGES_DAY = "{prefix}:{{{site}}}:p:d:{day}"
 
 # How long keys live. Each is named here once and passed to the script.
 DAY = 86400
@@ -46,9 +50,12 @@ RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
 SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a write
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
+PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
 HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
 SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
+TOP_PAGES = resources.files("counter").joinpath("lua/pages.lua").read_text()
+OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page starts with "("
 
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
 NETWORK_SHARE = 8
@@ -67,7 +74,8 @@ class Status(IntEnum):
 # The counter script's answer, field by field, in the order counter.lua returns them.
 ANSWER = ("status", "new_visit", "total", "today", "yesterday", "this_week", "this_month",
           "online", "pageviews_today", "unique_today", "bots_today", "peak_today",
-          "peak_today_at", "peak_all", "peak_all_at")
+          "peak_today_at", "peak_all", "peak_all_at", "last_week", "last_month",
+          "page_views", "page_today")
 LIMITED_ANSWER = ("status", "new_visit", "retry_after")  # a limited hit's answer
 
 
@@ -90,7 +98,19 @@ class Counts:
     peak_today_at: int | None = None
     peak_all: int = 0
     peak_all_at: int | None = None
+    last_week: int = 0
+    last_month: int = 0
+    page_views: int = 0  # of the page sent with the call, all-time
+    page_today: int = 0  # and today
     retry_after: int = 0
+
+
+@dataclass
+class TopPages:
+    """The most viewed pages of one table, and the views of pages beyond the bound."""
+
+    pages: list[tuple[str, int]]
+    other: int = 0
 
 
 @dataclass
@@ -110,8 +130,8 @@ def _pairs(flat: list) -> dict:
 
 
 @lru_cache(maxsize=4096)
-def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tuple]:
-    """Return the script's read keys and date arguments for `site` on `today`.
+def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tuple, tuple]:
+    """Return the script's read keys, date arguments and last week's fields for `site` on `today`.
 
     They change once a day, so they are built once a day and not per request.
     """
@@ -128,7 +148,11 @@ def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tu
         MONTH.format(prefix=prefix, site=site, month=other.strftime("%Y-%m")),
         UNIQ.format(prefix=prefix, site=site, day=today.isoformat()),
     )
-    return keys, (today.day, ref(yesterday), " ".join(ref(d) for d in week_days(today)[:-1]))
+    # The previous ISO week starts at most 13 days back: in this month or the previous one.
+    last_week = last_week_days(today)
+    fields = (" ".join(f"{d.day}v" for d in last_week if d.month == today.month),
+              " ".join(f"{d.day}v" for d in last_week if d.month != today.month))
+    return keys, (today.day, ref(yesterday), " ".join(ref(d) for d in week_days(today)[:-1])), fields
 
 
 class Store:
@@ -136,7 +160,7 @@ class Store:
 
     def __init__(self, url: str, prefix: str = "vc", online_window: int = 300,
                  visit_timeout: int = 1800, rate_limit: int = 120,
-                 new_visit_limit: int = 100, timeout: float = TIMEOUT) -> None:
+                 new_visit_limit: int = 100, timeout: float = TIMEOUT, max_paths: int = 10000) -> None:
         """Remember the settings; the client is opened on first use."""
         self.url = url
         self.prefix = prefix
@@ -144,10 +168,11 @@ class Store:
         self.visit_timeout = visit_timeout
         self.rate_limit = rate_limit
         self.new_visit_limit = new_visit_limit
+        self.max_paths = max_paths
         self._salts: dict[str, bytes] = {}
         self._secret: bytes | None = None
-        self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY},
-                               on_open=self._forget_salts)
+        self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY,
+                                              "pages": TOP_PAGES}, on_open=self._forget_salts)
         self._call = self.redis.call
 
     @property
@@ -166,11 +191,23 @@ class Store:
     # -- counting ---------------------------------------------------------
 
     def _script_args(self, mode: str, site: str, zone: ZoneInfo, now: float,
-                     writes: tuple[list, list] = ((), ())) -> tuple[list, list]:
-        """Return the counter script's keys and arguments for `site` at `now`."""
-        keys, day_args = _day_parts(self.prefix, site, local_date(now, zone))
-        return ([*keys, *writes[0]],
-                [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1]])
+                     writes: tuple[list, list] = ((), ()), page: str = "") -> tuple[list, list]:
+        """Return the counter script's keys and arguments for `site` at `now`.
+
+        Last week's fields and the page's keys and arguments come last, in every mode.
+        """
+        today = local_date(now, zone)
+        keys, day_args, last_week = _day_parts(self.prefix, site, today)
+        page_keys, page_ttl = [], 0
+        if page:
+            page_keys = [self.key(PAGES_ALL, site),
+                         self.key(PAGES_MONTH, site, month=today.strftime("%Y-%m")),
+                         self.key(PAGES_DAY, site, day=today.isoformat())]
+            ends = datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone)
+            page_ttl = max(1, int(ends.timestamp() - now))
+        return ([*keys, *writes[0], *page_keys],
+                [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
+                 *last_week, page, self.max_paths, page_ttl])
 
     def _run(self, keys: list, args: list) -> Counts:
         """Call the counter script once and unpack its answer."""
@@ -208,18 +245,19 @@ class Store:
         return [self.visit_timeout * 1000, visitor, (self.visit_timeout + SEEN_GRACE) * 1000]
 
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-                  client: str, hit: str = "", network: str = "", mode: str = "hit") -> tuple[list, list]:
+                  client: str, hit: str = "", page: str = "", network: str = "",
+                  mode: str = "hit") -> tuple[list, list]:
         """Return the script's keys and arguments for a page view, heartbeat or bot."""
         args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
                 self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL,
                 NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000]
         return self._script_args(mode, site, zone, now,
-                                 (self._write_keys(site, now, client, network), args))
+                                 (self._write_keys(site, now, client, network), args), page)
 
     def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-            client: str, hit: str = "", network: str = "") -> Counts:
-        """Record a page view by `visitor` (a hash) from `client` in `network` (hashes)."""
-        return self._run(*self._hit_args(site, zone, now, visitor, client, hit, network))
+            client: str, hit: str = "", page: str = "", network: str = "") -> Counts:
+        """Record a page view by `visitor` from `client` in `network` (hashes), of `page` when given."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, hit, page, network))
 
     def hit_many(self, site: str, zone: ZoneInfo, views, batch: int = 1000) -> int:
         """Record (time, visitor, client, hit) page views in pipelines; return how many counted.
@@ -238,15 +276,49 @@ class Store:
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, network: str = "") -> Counts:
         """Keep `visitor` online without counting anything ("": a bot's, only limited)."""
-        return self._run(*self._hit_args(site, zone, now, visitor, client, "", network, "beat"))
+        return self._run(*self._hit_args(site, zone, now, visitor, client, "", "", network, "beat"))
 
-    def bot(self, site: str, zone: ZoneInfo, now: float, client: str, network: str = "") -> Counts:
-        """Tally a bot's request for today, within its client's hit limit."""
-        return self._run(*self._hit_args(site, zone, now, "", client, "", network, "bot"))
+    def bot(self, site: str, zone: ZoneInfo, now: float, client: str, page: str = "",
+            network: str = "") -> Counts:
+        """Tally a bot's request for today within its client's hit limit; read `page`'s numbers if given."""
+        return self._run(*self._hit_args(site, zone, now, "", client, "", page, network, "bot"))
 
-    def read(self, site: str, zone: ZoneInfo, now: float) -> Counts:
-        """Return the counts of `site` without changing anything."""
-        return self._run(*self._script_args("read", site, zone, now))
+    def read(self, site: str, zone: ZoneInfo, now: float, page: str = "") -> Counts:
+        """Return the counts of `site` (and of `page` when given) without changing anything."""
+        return self._run(*self._script_args("read", site, zone, now, page=page))
+
+    # -- pages ------------------------------------------------------------
+
+    def top_pages(self, site: str, period: str, day: date | None, limit: int) -> TopPages:
+        """Return the `limit` most viewed pages of a period: "all", "month" or "day" (of `day`).
+
+        Most viewed first; pages with equal views in path order, also at the cut.
+        """
+        if period == "all":
+            key = self.key(PAGES_ALL, site)
+        elif period == "month":
+            key = self.key(PAGES_MONTH, site, month=day.strftime("%Y-%m"))
+        else:
+            key = self.key(PAGES_DAY, site, day=day.isoformat())
+        raw = self._call(self.redis.script("pages"), [key], [limit, OTHER_PAGE])
+        other = int(float(raw[-1] or 0))
+        found = [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw) - 1, 2)]
+        found.sort(key=lambda p: (-p[1], p[0]))
+        return TopPages(found[:limit], other)
+
+    def page_views(self, site: str, zone: ZoneInfo, now: float, page: str) -> tuple[int, int]:
+        """Return (all-time, today's) views of one page; zeros for a page never seen."""
+        today = local_date(now, zone)
+
+        def fetch():
+            # One round trip; both keys carry the site's tag, so one slot of a cluster.
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zscore(self.key(PAGES_ALL, site), page)
+            pipe.zscore(self.key(PAGES_DAY, site, day=today.isoformat()), page)
+            return pipe.execute()
+
+        views, on_day = self._call(fetch)
+        return int(views or 0), int(on_day or 0)
 
     # -- history and live detail ------------------------------------------
 

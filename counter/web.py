@@ -84,14 +84,15 @@ def text_field(body: dict, name: str, pattern: re.Pattern, what: str) -> str | N
     return value
 
 
-def check_path(body: dict) -> None:
-    """Validate the optional page path; it is not stored."""
-    path = body.get("path")
+def check_path(path) -> str | None:
+    """Return the optional page path if it is a string of at most 512 characters of text."""
     if path is None:
-        return
-    if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(c) < 32 for c in path):
+        return None
+    if (not isinstance(path, str) or len(path) > MAX_PATH
+            or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in path)):
         raise ApiError(400, "invalid_path", f"`path` must be a string of at most {MAX_PATH} "
                                             "characters without control characters.")
+    return path
 
 
 def check_origin(site: Site) -> None:

@@ -12,18 +12,21 @@ from .cors import page_origin
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
-from .web import client, counter, find_site
+from .web import check_path, client, counter, find_site
 
 bp = Blueprint("widget", __name__)
 
 LABELS = {
     "vi": {"title": "Thống kê truy cập", "total": "Tổng số", "online": "Trực tuyến",
            "today": "Hôm nay", "yesterday": "Hôm qua", "this_week": "Tuần này",
-           "this_month": "Tháng này"},
+           "this_month": "Tháng này", "last_week": "Tuần trước", "last_month": "Tháng trước",
+           "page": "Lượt xem trang"},
     "en": {"title": "Visitor statistics", "total": "Total", "online": "Online", "today": "Today",
-           "yesterday": "Yesterday", "this_week": "This week", "this_month": "This month"},
+           "yesterday": "Yesterday", "this_week": "This week", "this_month": "This month",
+           "last_week": "Last week", "last_month": "Last month", "page": "Page views"},
 }
-FIELDS = ("total", "online", "today", "yesterday", "this_week", "this_month")
+FIELDS = ("total", "online", "today", "yesterday", "this_week", "this_month", "last_week",
+          "last_month", "page")
 DEFAULT_FIELDS = ("total", "online", "today")
 NO_CACHE = "no-cache, no-store, must-revalidate, max-age=0"
 
@@ -36,31 +39,51 @@ def group(n: int | None, lang: str) -> str:
 
 
 def block_options(site) -> tuple[str, list[str]]:
-    """Read `lang` and `fields` from the query, with the site's defaults."""
+    """Read `lang` and `fields` from the query, with the site's defaults.
+
+    With `path` (one page) the default is that page's views alone.
+    """
     lang = request.args.get("lang", site.lang)
     if lang not in LABELS:
         raise ApiError(400, "invalid_lang", "`lang` must be vi or en.")
+    path = check_path(request.args.get("path"))
     raw = request.args.get("fields")
-    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else list(DEFAULT_FIELDS)
+    default = ("page",) if path is not None else DEFAULT_FIELDS
+    fields = [f.strip() for f in raw.split(",") if f.strip()] if raw else list(default)
     if not fields or any(f not in FIELDS for f in fields):
         raise ApiError(400, "invalid_fields", f"`fields` takes some of {', '.join(FIELDS)}.")
+    if "page" in fields and path is None:
+        raise ApiError(400, "invalid_fields", "The field `page` needs the page as `path=/...`.")
     return lang, list(dict.fromkeys(fields))
 
 
 def block_rows(stats: dict | None, lang: str, fields: list[str]) -> list[tuple[str, str]]:
     """Return (label, grouped number) for each field."""
-    return [(LABELS[lang][f], group(stats[f] if stats else None, lang)) for f in fields]
+    def value(f: str) -> int | None:
+        """Return one field's number; `page` is the page's all-time views."""
+        if not stats:
+            return None
+        return stats["page"]["pageviews"] if f == "page" else stats[f]
+
+    return [(LABELS[lang][f], group(value(f), lang)) for f in fields]
 
 
 def count_or_read(site) -> tuple[dict | None, int]:
-    """Count a page view when `?count=1` from one of the site's pages, else read; never fail the picture."""
+    """Count a page view (of `path` when given) when `?count=1` from one of the site's pages, else read.
+
+    Never fails the picture.
+    """
+    path = request.args.get("path")
     try:
         if request.args.get("count") == "1" and site.allows(page_origin()):
             ip, agent = client()
             try:
-                return counter().hit(site, None, None, ip, agent), 200
+                return counter().hit(site, None, None, ip, agent, path), 200
             except RateLimited:
                 pass
+        if path is not None:
+            stats, page = counter().stats_and_page(site, path)
+            return dict(stats, page=page), 200
         return counter().stats(site), 200
     except StoreUnavailable:
         return None, 503

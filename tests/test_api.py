@@ -27,7 +27,7 @@ def test_first_hit_counts_a_visit_and_a_page_view(client):
 def test_stats_object_has_every_field_of_the_contract(client):
     body = stats(client)
     assert list(body) == [
-        "site", "total", "today", "yesterday", "this_week", "this_month", "online",
+        "site", "total", "today", "yesterday", "this_week", "this_month", "last_week", "last_month", "online",
         "pageviews_today", "unique_today", "bots_today", "peak_online", "date", "timezone",
         "online_window_seconds", "as_of", "stale",
     ]

@@ -15,6 +15,7 @@ def test_defaults():
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
     assert cfg["STATS_CACHE_MS"] == 0
+    assert cfg["MAX_PATHS"] == 10000
 
 
 def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
@@ -38,6 +39,9 @@ def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
     ({"COUNTER_STATS_CACHE_MS": "5001"}, "COUNTER_STATS_CACHE_MS"),
     ({"COUNTER_VISIT_TIMEOUT": "0"}, "COUNTER_VISIT_TIMEOUT"),
     ({"COUNTER_RATE_LIMIT": "-1"}, "COUNTER_RATE_LIMIT"),
+    ({"COUNTER_MAX_PATHS": "0"}, "COUNTER_MAX_PATHS"),
+    ({"COUNTER_MAX_PATHS": "1000001"}, "COUNTER_MAX_PATHS"),
+    ({"COUNTER_MAX_PATHS": "many"}, "COUNTER_MAX_PATHS"),
     ({"COUNTER_NEW_VISIT_LIMIT": "1.5"}, "COUNTER_NEW_VISIT_LIMIT"),
     ({"COUNTER_TRUSTED_PROXIES": "x"}, "COUNTER_TRUSTED_PROXIES"),
     ({"COUNTER_SITES": "good,Bad"}, "COUNTER_SITES"),

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from counter.clock import last_week_days, previous_month
+from counter.pages import OTHER, normalise
 from counter.store import Store
 from tests.helpers import flush
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOW, TIMEOUT = 300, 1800
+MAX_PATHS = 3  # small, so that the examples reach the bound
 START = datetime(2026, 11, 27, 20, 0, tzinfo=ZONE).timestamp()  # Friday evening, near a month end
 
 
@@ -31,6 +34,28 @@ class Model:
         self.total = 0
         self.peak_day: dict = {}
         self.peak_all = (0, None)
+        self.named: set[str] = set()  # pages kept by name, at most MAX_PATHS
+        self.page_views = defaultdict(int)  # (period, page) -> views; period "all", (y, m) or a date
+
+    def page_numbers(self, page: str, t: float) -> tuple[int, int]:
+        """Return (all-time, today's) views of a page; zeros for a page not kept by name."""
+        if page not in self.named:
+            return 0, 0
+        return self.page_views["all", page], self.page_views[self.day(t), page]
+
+    def view_page(self, page: str, t: float) -> None:
+        """Count a page view of `page`, or of "(other)" beyond the bound."""
+        if page not in self.named and len(self.named) < MAX_PATHS:
+            self.named.add(page)
+        name = page if page in self.named else OTHER
+        day = self.day(t)
+        for period in ("all", (day.year, day.month), day):
+            self.page_views[period, name] += 1
+
+    def top(self, period) -> tuple[list[tuple[str, int]], int]:
+        """Return the pages of a period, most viewed first and then by path, and "(other)"'s views."""
+        rows = [(p, n) for (q, p), n in self.page_views.items() if q == period and p != OTHER and n]
+        return sorted(rows, key=lambda r: (-r[1], r[0])), self.page_views[period, OTHER]
 
     def day(self, t: float):
         """Return the local date at `t`."""
@@ -55,8 +80,8 @@ class Model:
         if last is not None and t - last < TIMEOUT:
             self._touch(visitor, t)
 
-    def hit(self, visitor: str, hit: str | None, t: float) -> tuple[bool, bool]:
-        """Record a page view; return (counted, new_visit)."""
+    def hit(self, visitor: str, hit: str | None, t: float, page: str = "") -> tuple[bool, bool]:
+        """Record a page view (of `page` when given); return (counted, new_visit)."""
         # A hit id is refused again on its UTC day and the next (so always for 24 h).
         if hit is not None and hit in self.hit_days and int(t // 86400) - self.hit_days[hit] <= 1:
             return False, False
@@ -69,6 +94,8 @@ class Model:
             self.visits[day] += 1
             self.total += 1
         self.pageviews[day] += 1
+        if page:
+            self.view_page(page, t)
         self.uniques[day].add(visitor)
         self._touch(visitor, t)
         return True, new
@@ -84,6 +111,9 @@ class Model:
             "this_week": sum(self.visits[monday + timedelta(days=i)] for i in range(today.weekday() + 1)),
             "this_month": sum(v for d, v in self.visits.items()
                               if (d.year, d.month) == (today.year, today.month)),
+            "last_week": sum(self.visits[d] for d in last_week_days(today)),
+            "last_month": sum(v for d, v in self.visits.items()
+                              if d.replace(day=1) == previous_month(today)),
             "online": self.online(t),
             "pageviews_today": self.pageviews[today],
             "unique_today": len(self.uniques[today]),
@@ -98,19 +128,22 @@ def observed(store: Store, t: float) -> dict:
     c = store.read("demo", ZONE, t)
     return {
         "total": c.total, "today": c.today, "yesterday": c.yesterday, "this_week": c.this_week,
-        "this_month": c.this_month, "online": c.online, "pageviews_today": c.pageviews_today,
+        "this_month": c.this_month,
+        "last_week": c.last_week, "last_month": c.last_month, "online": c.online,
+        "pageviews_today": c.pageviews_today,
         "unique_today": c.unique_today, "bots_today": c.bots_today,
         "peak_today": (c.peak_today, c.peak_today_at), "peak_all": (c.peak_all, c.peak_all_at),
     }
 
 
+PATHS = st.one_of(st.none(), st.sampled_from(["/", "/a", "/a/?x=1", "//b", "/c#top", "/d", "/%64"]))
 STEP = st.sampled_from([1, 30, 299, 300, 301, 1200, 1799, 1800, 3600, 6 * 3600, 86400, 3 * 86400])
 OPS = st.lists(
     st.one_of(
-        st.tuples(st.just("hit"), st.integers(0, 2), st.one_of(st.none(), st.integers(0, 3))),
-        st.tuples(st.just("beat"), st.integers(0, 2), st.none()),
-        st.tuples(st.just("bot"), st.none(), st.none()),
-        st.tuples(st.just("wait"), STEP, st.none()),
+        st.tuples(st.just("hit"), st.integers(0, 2), st.one_of(st.none(), st.integers(0, 3)), PATHS),
+        st.tuples(st.just("beat"), st.integers(0, 2), st.none(), st.none()),
+        st.tuples(st.just("bot"), st.none(), st.none(), PATHS),
+        st.tuples(st.just("wait"), STEP, st.none(), st.none()),
     ),
     min_size=1, max_size=40,
 )
@@ -121,20 +154,38 @@ OPS = st.lists(
 def test_store_matches_the_reference_model(redis_url, ops):
     flush(redis_url)
     store = Store(redis_url, online_window=WINDOW, visit_timeout=TIMEOUT,
-                  rate_limit=10**6, new_visit_limit=10**6)
+                  rate_limit=10**6, new_visit_limit=10**6, max_paths=MAX_PATHS)
+    try:
+        check_against_model(store, ops)
+    finally:
+        store.client.close()  # one client per example: close it, not the garbage collector
+
+
+def check_against_model(store: Store, ops: list) -> None:
+    """Run the operations on the store and the model, comparing them after each."""
     model, t = Model(), START
-    for op, a, b in ops:
+    for op, a, b, path in ops:
+        page = normalise(path) if path is not None else ""
         if op == "wait":
             t += a
         elif op == "hit":
             visitor, hit = f"v{a}", (f"h{b}" if b is not None else "")
-            counts = store.hit("demo", ZONE, t, visitor, "client", hit)
-            counted, new = model.hit(visitor, hit or None, t)
+            counts = store.hit("demo", ZONE, t, visitor, "client", hit, page)
+            counted, new = model.hit(visitor, hit or None, t, page)
             assert (counts.status == 0, counts.new_visit) == (counted, new)
+            if page:
+                assert (counts.page_views, counts.page_today) == model.page_numbers(page, t)
         elif op == "beat":
             store.heartbeat("demo", ZONE, t, f"v{a}", "client")
             model.heartbeat(f"v{a}", t)
         else:
-            store.bot("demo", ZONE, t, "client")
+            counts = store.bot("demo", ZONE, t, "client", page)
             model.bots[model.day(t)] += 1
+            if page:
+                assert (counts.page_views, counts.page_today) == model.page_numbers(page, t)
         assert observed(store, t) == model.stats(t)
+    today = model.day(t)
+    for period, kind, day in (("all", "all", None), ((today.year, today.month), "month", today),
+                              (today, "day", today)):
+        top = store.top_pages("demo", kind, day, 2)
+        assert (top.pages, top.other) == (model.top(period)[0][:2], model.top(period)[1])

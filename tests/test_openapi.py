@@ -22,9 +22,12 @@ def test_stats_answer_matches_the_schema(client):
 
     spec = client.get("/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
-    client.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16})
+    hit = client.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16, "path": "/a"}).get_json()
+    Draft202012Validator(_resolve(schemas["HitResult"], spec)).validate(hit)
     for name, url in (("Stats", "/api/v1/sites/demo/stats"), ("Online", "/api/v1/sites/demo/online"),
-                      ("Daily", "/api/v1/sites/demo/daily"), ("Sites", "/api/v1/sites")):
+                      ("Daily", "/api/v1/sites/demo/daily"), ("Sites", "/api/v1/sites"),
+                      ("Pages", "/api/v1/sites/demo/pages"),
+                      ("PageViews", "/api/v1/sites/demo/pages/views?path=/a")):
         schema = {**schemas[name], "components": spec["components"]}
         schema = _resolve(schema, spec)
         Draft202012Validator(schema).validate(client.get(url).get_json())

@@ -72,6 +72,36 @@ def test_a_hit_is_exactly_one_script_call(web, real_redis, clock):
     assert client_commands(real_redis.url, hits) == ["EVALSHA"] * 6
 
 
+def test_a_hit_with_a_path_is_one_script_call_too(web, real_redis, real, clock):
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "path": "/a"})  # loads the script and the salt
+
+    def hits():
+        for i in range(5):
+            clock.advance(1)
+            body = web.post("/api/v1/sites/demo/hits", json={
+                "visitor": f"visitor-{i:016d}", "path": f"/p/{i % 2}", "hit": f"hit-{i:08d}"}).get_json()
+            assert body["page"]["pageviews"] >= 1
+        web.post("/api/v1/sites/demo/hits", json={"path": "/a?x=1"},
+                 headers={"User-Agent": "Googlebot/2.1"})  # a bot: read only
+        web.get("/api/v1/sites/demo/badge.svg?path=/a")  # stats and the page, one read
+
+    assert client_commands(real_redis.url, hits) == ["EVALSHA"] * 7
+    assert real.zscore("vc:{demo}:p:all", "/p/0") == 3
+
+
+def test_the_pages_calls_are_one_call_each(web, real_redis):
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "path": "/a"})
+    web.get("/api/v1/sites/demo/pages")  # loads the script
+
+    def calls():
+        assert web.get("/api/v1/sites/demo/pages?period=today&limit=5").status_code == 200
+
+    assert client_commands(real_redis.url, calls) == ["EVALSHA"]
+    # One page's numbers: one pipeline, so one round trip (two commands on one connection).
+    assert client_commands(real_redis.url, lambda: web.get("/api/v1/sites/demo/pages/views?path=/a")) == [
+        "ZSCORE", "ZSCORE"]
+
+
 def test_a_stats_read_and_a_heartbeat_are_one_call_each(web, real_redis):
     web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})  # loads the script and the salt
 
@@ -83,7 +113,7 @@ def test_a_stats_read_and_a_heartbeat_are_one_call_each(web, real_redis):
 
 
 def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
-    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "hit": "hit-00000001"})
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "hit": "hit-00000001", "path": "/a"})
     web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})
     web.post("/api/v1/sites/demo/hits", headers={"User-Agent": "Googlebot/2.1"})
     web.post("/api/v1/sites/demo/hits")
@@ -102,8 +132,8 @@ def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
             continue
         assert key.startswith("vc:{demo}:")
         kind = key.split(":")[2]
-        if kind in ("all", "m"):
-            assert ttl == -1, key  # all-time numbers and daily history: kept for ever
+        if kind in ("all", "m") or key.startswith(("vc:{demo}:p:all", "vc:{demo}:p:m:")):
+            assert ttl == -1, key  # all-time numbers, daily history and pages by month: kept for ever
         else:
             assert ttl > 0, key
 

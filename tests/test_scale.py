@@ -10,12 +10,13 @@ import pytest
 import redis as redis_py
 from test_faults import Load, app_on
 
-from tests.helpers import BROWSER_UA, RedisClusterNodes, RedisServer, free_port, require_redis_server
+from tests.helpers import BROWSER_UA, RedisClusterNodes, RedisServer, flush, free_port, require_redis_server
 
 pytestmark = pytest.mark.redis
 
 
 def test_each_sites_keys_share_one_slot(redis_cluster):
+    flush(redis_cluster.url)  # the session's cluster holds what earlier tests left
     app = app_on(redis_cluster.url)
     c = app.test_client()
     c.environ_base["HTTP_USER_AGENT"] = BROWSER_UA

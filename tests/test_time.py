@@ -157,3 +157,76 @@ def test_unique_today_counts_each_visitor_once(client, clock):
         clock.advance(3000)  # each a new visit
     body = stats(client)
     assert (body["today"], body["unique_today"], body["pageviews_today"]) == (5, 3, 5)
+
+
+ADMIN = {"Authorization": "Bearer s3cret-token"}
+
+
+def set_days(client, visits: dict[str, int]) -> None:
+    """Import past days' visits through the admin call."""
+    for day, n in visits.items():
+        response = client.put(f"/api/v1/sites/demo/daily/{day}", json={"visits": n}, headers=ADMIN)
+        assert response.status_code == 200, response.get_json()
+
+
+def last(client) -> tuple[int, int]:
+    """Return (last_week, last_month) of the stats."""
+    body = stats(client)
+    return body["last_week"], body["last_month"]
+
+
+def test_last_week_and_last_month_across_new_year(client, clock):
+    clock.set("2027-01-01T10:00:00+07:00")  # Friday of ISO week 2026-W53
+    set_days(client, {"2026-11-30": 10000, "2026-12-20": 1, "2026-12-21": 10, "2026-12-27": 100,
+                      "2026-12-28": 1000})
+    assert last(client) == (110, 1111)  # W52 is 21-27 December
+    hit(client)
+    clock.set("2027-01-04T00:00:00+07:00")  # Monday of 2027-W01: last week is 28 Dec to 3 Jan
+    assert last(client) == (1001, 1111)
+    clock.set("2027-02-01T00:00:00+07:00")
+    assert last(client) == (0, 1)
+
+
+def test_last_week_and_last_month_on_1_march_of_a_leap_year(client, clock):
+    clock.set("2028-03-01T00:00:00+07:00")  # Wednesday; February had 29 days
+    set_days(client, {"2028-01-31": 5, "2028-02-20": 1, "2028-02-21": 10, "2028-02-27": 100,
+                      "2028-02-28": 1000, "2028-02-29": 10000})
+    body = stats(client)
+    assert (body["last_week"], body["last_month"]) == (110, 11111)
+    assert (body["this_week"], body["this_month"]) == (11000, 0)
+    hit(client)
+    clock.set("2028-03-06T12:00:00+07:00")  # Monday: last week is 28 Feb to 5 Mar
+    assert last(client) == (11001, 11111)
+
+
+def test_last_week_and_last_month_across_dst_in_new_york(make_app, clock):
+    c = browser(make_app(COUNTER_TIMEZONE="America/New_York"))
+    for visitor, at in ((V1, "2026-02-28T23:59:00-05:00"),   # February
+                        (V2, "2026-03-01T23:50:00-05:00"),   # Sunday of the week before
+                        (V3, "2026-03-02T00:10:00-05:00"),   # Monday
+                        (V1, "2026-03-08T23:30:00-04:00")):  # Sunday, after clocks went forward
+        clock.set(at)
+        assert hit(c, visitor)["new_visit"] is True
+    clock.set("2026-03-09T00:30:00-04:00")  # Monday
+    body = stats(c)
+    assert (body["last_week"], body["last_month"], body["this_week"], body["this_month"]) == (2, 1, 0, 3)
+    clock.set("2026-04-01T00:00:30-04:00")
+    assert last(c) == (0, 3)
+    # Fall back: Sunday 1 November has 25 hours, and its last one belongs to that week.
+    clock.set("2026-11-01T23:30:00-05:00")
+    hit(c, V2)
+    clock.set("2026-11-02T00:30:00-05:00")
+    assert last(c) == (1, 0)
+    clock.set("2026-12-01T00:00:00-05:00")
+    assert last(c) == (0, 1)
+
+
+def test_imported_days_change_last_week_and_last_month(client, clock):
+    # Wednesday 25 November 2026: last week is 16-22 November, last month October.
+    assert last(client) == (0, 0)
+    set_days(client, {"2026-11-16": 3, "2026-11-22": 4, "2026-11-15": 50, "2026-10-01": 7, "2026-10-31": 8})
+    assert last(client) == (7, 15)
+    set_days(client, {"2026-11-22": 1, "2026-10-31": 0})
+    assert last(client) == (4, 7)
+    hit(client)
+    assert last(client) == (4, 7)

@@ -83,7 +83,7 @@ def test_dashboards_escape_every_value_and_send_a_strict_csp(web):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in web.get("/dashboard").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("days", ["0", "367", "x", "-1"])
+@pytest.mark.parametrize("days", ["0", "367", "x", "-1", "²", "3" * 5000])
 def test_dashboard_refuses_bad_days(web, days):
     response = web.get(f"/dashboard/demo?days={days}")
     assert response.status_code == 400

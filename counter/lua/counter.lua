@@ -43,12 +43,23 @@
 -- ARGV[19] how many times the client's limits its network gets; 0: no network
 -- ARGV[20] lifetime of a client's `keep` set after a write, ms
 --
+-- every mode, last (see the blocks "Last week and last month" and "Pages"):
+-- ARGV[n-4] last week's visit fields in the current month, e.g. "2v 3v"
+-- ARGV[n-3] last week's visit fields in the previous month, e.g. "27v 28v"
+-- ARGV[n-2] the page (a normalised path), or "" for none
+-- ARGV[n-1] the most pages kept per site (COUNTER_MAX_PATHS)
+-- ARGV[n]   lifetime in seconds of a day table of pages, from now
+-- with a page, the last three keys:
+-- KEYS[m-2] pages all-time: sorted set page -> views, at most ARGV[n-1] pages and "(other)"
+-- KEYS[m-1] pages of this local month, the same pages
+-- KEYS[m]   pages of this local day, the same pages
+--
 -- Every lifetime is named once, in counter/store.py, and passed here.
 --
 -- Returns the fields of ANSWER in counter/store.py, in that order:
 -- {status, new_visit, total, today, yesterday, week, month, online,
 --  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
---  peak_all, peak_all_at}
+--  peak_all, peak_all_at, last_week, last_month, page_views, page_today}
 -- total and month come back as strings, so that no count passes through a
 -- Lua number (a double, exact only up to 2^53) on its way out.
 -- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
@@ -222,6 +233,65 @@ for ref in string.gmatch(ARGV[5], '%S+') do
   week = week + visits_on(ref)
 end
 
+-- Last week and last month ---------------------------------------------------
+-- The previous ISO week starts at most 13 days back, so its days lie in this
+-- month or the previous one; last month is the previous month's `mv`.
+local tail = #ARGV - 4
+local function sum_fields(key, fields, out)
+  local total = 0
+  local values = redis.call('HMGET', key, unpack(fields))
+  for i = 1, #values do
+    out[i] = tonumber(values[i] or '0')
+    total = total + out[i]
+  end
+  return total
+end
+local last_week, previous = 0, {}
+local in_current, in_previous = {}, {'mv'}
+for f in string.gmatch(ARGV[tail], '%S+') do in_current[#in_current + 1] = f end
+for f in string.gmatch(ARGV[tail + 1], '%S+') do in_previous[#in_previous + 1] = f end
+if #in_current > 0 then
+  last_week = sum_fields(KEYS[3], in_current, {})
+end
+last_week = last_week + sum_fields(KEYS[4], in_previous, previous) - previous[1]
+local last_month = previous[1]
+
+-- Pages ---------------------------------------------------------------------
+-- A counted hit with a page adds one view to it in the all-time, month and
+-- day tables. A site keeps at most ARGV[tail + 3] pages by name; views of
+-- pages beyond them go to "(other)", so made-up paths cannot grow the tables
+-- or push known pages out. Otherwise the page's numbers are only read.
+local OTHER = '(other)'
+local page = ARGV[tail + 2]
+local page_views, page_today = 0, 0
+if page ~= '' then
+  local p_all, p_month, p_day = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
+  if mode == 'hit' and status == 0 then
+    local name = page
+    local views = redis.call('ZADD', p_all, 'XX', 'INCR', 1, page)
+    if not views then
+      local named = redis.call('ZCARD', p_all)
+      if named >= tonumber(ARGV[tail + 3]) and redis.call('ZSCORE', p_all, OTHER) then
+        named = named - 1
+      end
+      if named >= tonumber(ARGV[tail + 3]) then name = OTHER end
+      views = redis.call('ZINCRBY', p_all, 1, name)
+    end
+    redis.call('ZINCRBY', p_month, 1, name)
+    local on_day = redis.call('ZINCRBY', p_day, 1, name)
+    if tonumber(on_day) == 1 then
+      -- The day table's first view of this page; the deadline is the same for all.
+      redis.call('EXPIRE', p_day, ARGV[tail + 4])
+    end
+    if name == page then
+      page_views, page_today = tonumber(views), tonumber(on_day)
+    end
+  else
+    page_views = tonumber(redis.call('ZSCORE', p_all, page) or '0')
+    page_today = tonumber(redis.call('ZSCORE', p_day, page) or '0')
+  end
+end
+
 return {
   status, new_visit,
   all[1] or '0',
@@ -235,4 +305,6 @@ return {
   tonumber(day[3] or '0'),
   peak_today, peak_today_at,
   peak_all, peak_all_at,
+  last_week, last_month,
+  page_views, page_today,
 }
