@@ -159,38 +159,77 @@ def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
     return sites
 
 
+TOKEN_MIN_LENGTH = 24
+
+
+class ConfigErrors(ConfigError):
+    """Every bad setting at once: one message that names each variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep the problems, one per variable, and say them in one line."""
+        super().__init__("bad settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+def _token(env: dict, name: str) -> str | None:
+    """Read a bearer token; a short one is refused (its value is never quoted)."""
+    value = env.get(name) or None
+    if value is not None and len(value) < TOKEN_MIN_LENGTH:
+        raise ConfigError(f"{name} must be at least {TOKEN_MIN_LENGTH} characters, not {len(value)}")
+    return value
+
+
 def from_env(env: dict) -> dict:
-    """Build the app's settings from environment variables."""
-    zone = _zone("COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "Asia/Ho_Chi_Minh").strip())
+    """Build the app's settings from environment variables.
+
+    Every variable is checked even after one was found bad, so that one
+    ConfigErrors names them all.
+    """
+    problems: list[str] = []
+
+    def check(fn, *args, fallback=None):
+        """Return fn(*args), or note its ConfigError and return `fallback`."""
+        try:
+            return fn(*args)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            return fallback
+
+    zone = check(_zone, "COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "Asia/Ho_Chi_Minh").strip(),
+                 fallback="Asia/Ho_Chi_Minh")
     sites: dict[str, Site] = {}
     if env.get("COUNTER_SITES_FILE"):
-        sites.update(_sites_file(env["COUNTER_SITES_FILE"], zone))
+        sites.update(check(_sites_file, env["COUNTER_SITES_FILE"], zone, fallback={}))
     listed = env.get("COUNTER_SITES")
     if listed is None and not sites:
         listed = "demo"
     for site_id in (s.strip() for s in (listed or "").split(",")):
-        if site_id and site_id not in sites:
-            sites[_site_id("COUNTER_SITES", site_id)] = Site(id=site_id, name=site_id, timezone=zone)
-    if not sites:
-        raise ConfigError("COUNTER_SITES: no site configured")
+        if site_id and site_id not in sites and check(_site_id, "COUNTER_SITES", site_id):
+            sites[site_id] = Site(id=site_id, name=site_id, timezone=zone)
+    if not sites and not problems:
+        problems.append("COUNTER_SITES: no site configured")
     prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
-        raise ConfigError("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
+        problems.append("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
     url = env.get("REDIS_URL", "").strip() or None
     if url:
-        parse_redis_url(url)
-    return {
+        check(parse_redis_url, url)
+    settings = {
         "REDIS_URL": url,
         "SITES": sites,
-        "ONLINE_WINDOW": _int(env, "COUNTER_ONLINE_WINDOW", 300, 1),
-        "VISIT_TIMEOUT": _int(env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
-        "RATE_LIMIT": _int(env, "COUNTER_RATE_LIMIT", 120, 1),
-        "NEW_VISIT_LIMIT": _int(env, "COUNTER_NEW_VISIT_LIMIT", 100, 1),
-        "TRUSTED_PROXIES": _int(env, "COUNTER_TRUSTED_PROXIES", 0, 0),
-        "ADMIN_TOKEN": env.get("COUNTER_ADMIN_TOKEN") or None,
+        "ONLINE_WINDOW": check(_int, env, "COUNTER_ONLINE_WINDOW", 300, 1),
+        "VISIT_TIMEOUT": check(_int, env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
+        "RATE_LIMIT": check(_int, env, "COUNTER_RATE_LIMIT", 120, 1),
+        "NEW_VISIT_LIMIT": check(_int, env, "COUNTER_NEW_VISIT_LIMIT", 100, 1),
+        "TRUSTED_PROXIES": check(_int, env, "COUNTER_TRUSTED_PROXIES", 0, 0),
+        "ADMIN_TOKEN": check(_token, env, "COUNTER_ADMIN_TOKEN"),
+        "METRICS_TOKEN": check(_token, env, "COUNTER_METRICS_TOKEN"),
         "KEY_PREFIX": prefix,
         # Distinct pages kept per site; the bound on what made-up paths can cost.
         "MAX_PATHS": _int(env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
         # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
-        "STATS_CACHE_MS": _int(env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
+        "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
     }
+    if problems:
+        raise ConfigErrors(problems)
+    return settings

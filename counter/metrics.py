@@ -4,6 +4,7 @@ PROMETHEUS_MULTIPROC_DIR is set (deploy/gunicorn.conf.py sets it); without it
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
@@ -11,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from .errors import error_response
 from .store import StoreUnavailable
 from .telemetry import LATENCY
 
@@ -37,7 +39,13 @@ class OnlineCollector:
 
 @bp.get("/metrics")
 def metrics():
-    """Expose the metrics in Prometheus text format."""
+    """Expose the metrics in Prometheus text format (to the bearer of the metrics token, if one is set)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return error_response(401, "unauthorized", "A valid `Authorization: Bearer <token>` is required.",
+                                  {"WWW-Authenticate": 'Bearer realm="metrics"'})
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

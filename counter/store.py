@@ -424,7 +424,7 @@ class Store:
         """
         try:
             answer = self.client.config_get("maxmemory-policy")
-        except redis.RedisError:
+        except (redis.RedisError, StoreUnavailable):
             return None
         if "maxmemory-policy" not in answer:  # a cluster answers per node
             answer = next(iter(answer.values()), {}) if answer else {}

@@ -14,6 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -83,7 +84,17 @@ class Transport:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    self._client = connect(self.target, self.timeout)
+                    if self.breaker_open:
+                        REDIS_ERRORS.inc()
+                        raise StoreUnavailable("the counter store is unavailable")
+                    try:
+                        self._client = connect(self.target, self.timeout)
+                    except RedisClusterException as exc:
+                        # A cluster client asks its nodes for the slots as it opens; none answered.
+                        self._open_until = time.monotonic() + BREAKER_COOLDOWN
+                        BREAKER.set(1)
+                        REDIS_ERRORS.inc()
+                        raise StoreUnavailable(str(exc)) from exc
                     self._scripts = {n: self._client.register_script(s) for n, s in self.sources.items()}
                     if self.on_open:
                         self.on_open()

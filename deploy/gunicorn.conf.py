@@ -1,44 +1,137 @@
 """Gunicorn settings for the counter (override with GUNICORN_CMD_ARGS)."""
 
-import glob
-import os
-import signal
-import tempfile
+# The gevent workers patch the standard library when they start. By then the
+# master has imported redis (for the start-up checks and the embedded store),
+# and redis keeps ssl.SSLContext by direct reference, which gevent cannot patch
+# any more and warns about in every worker. Patching ssl here, before anything
+# imports redis, keeps that reference gevent's own. It changes nothing else in
+# the master, whose one TLS use (the start-up check of a rediss:// Redis)
+# works the same with gevent's ssl (tests/test_deploy.py).
+from gevent import monkey
+
+monkey.patch_ssl()
+
+import glob  # noqa: E402
+import io  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.lock import BoundedSemaphore  # noqa: E402
+from gunicorn import glogging  # noqa: E402
+from gunicorn.http.body import LengthReader  # noqa: E402
+from gunicorn.http.errors import NoMoreData  # noqa: E402
 
 bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
 # Chosen with `make bench` (README "Performance"): gevent workers serve more
 # hits than gthread or sync on two cores and hold the p99 of paced hits
 # lowest (one thread per worker: no GIL hand-offs between request threads).
-# Each worker keeps at most `worker_connections` requests, and so Redis
-# connections, open at once.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gevent"
-worker_connections = int(os.environ.get("COUNTER_CONNECTIONS", "100"))
+# Connections a worker holds open at once. A held connection is a greenlet and
+# a socket (a few KB), not a request slot: slow or idle clients wait here
+# without taking the capacity of real requests (APP_SLOTS below).
+worker_connections = 1000
+# Requests each worker runs in the app at once, and so Redis connections: a
+# request takes a slot only once its whole body has arrived.
+APP_SLOTS = int(os.environ.get("COUNTER_CONNECTIONS", "100"))
+# Deadlines. gunicorn reads every request line and header under the keepalive
+# timeout, the first request of a connection included: a client that has not
+# sent a whole head within 5 s, or that stays idle 5 s between requests, is
+# disconnected. A body (at most 4 KiB is accepted) must have arrived whole
+# within BODY_DEADLINE seconds of the head.
+keepalive = 5
+BODY_DEADLINE = 10
+# Bodies are read ahead up to this size, at most 8 MB for a worker's 1,000
+# connections; the app refuses anything over 4 KiB, so it never reads further.
+BODY_READ_AHEAD = 8 * 1024
 # Redis calls time out after 0.5 s, so a request never comes near this.
 timeout = 30
 graceful_timeout = 20
-keepalive = 5
 # Each worker builds the app, and so its Redis client, after the fork.
 preload_app = False
 accesslog = "-"
 # No query strings, no client addresses: portals' visitors are not logged.
 access_log_format = '%(m)s %(U)s %(s)s %(B)s %(M)sms'
+# systemd's RuntimeDirectory (/run/counter, in memory) when there is one.
+RUNTIME_DIRECTORY = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+# The workers' heartbeat files, in memory rather than on a disk-backed /tmp.
+if RUNTIME_DIRECTORY or os.path.isdir("/dev/shm"):
+    worker_tmp_dir = RUNTIME_DIRECTORY or "/dev/shm"
+# gunicorn's control socket (for gunicornc) defaults to $XDG_RUNTIME_DIR, else
+# $HOME/.gunicorn, which systemd's ProtectHome=true makes unwritable. Under
+# systemd it goes in the RuntimeDirectory; elsewhere it is off: the service is
+# reloaded and stopped with signals.
+if RUNTIME_DIRECTORY:
+    control_socket = os.path.join(RUNTIME_DIRECTORY, "gunicorn.ctl")
+else:
+    control_socket_disable = True
 
 # Every worker writes its metrics here; /metrics adds them up. It must be set
 # before prometheus_client is imported anywhere.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="counter-metrics-")
 
+# sysexits' EX_CONFIG: the unit does not restart the service on it.
+EXIT_BAD_SETTINGS = 78
+
+
+class Logger(glogging.Logger):
+    """gunicorn's logger, whose error log also carries the counter's own messages.
+
+    The counter logs admin changes, refusals and store failures under the
+    `counter` logger; with nothing configured Python would print only the
+    warnings, without time or process. They go to gunicorn's error log, in its
+    format, at its level (info).
+    """
+
+    def setup(self, cfg):
+        """Set up gunicorn's logs, then send the counter's messages to the error log."""
+        super().setup(cfg)
+        app_log = logging.getLogger("counter")
+        app_log.handlers = list(self.error_log.handlers)
+        app_log.setLevel(self.error_log.level)
+        app_log.propagate = False
+
+
+logger_class = Logger
+
 
 def on_starting(server):
-    """Start from empty metrics, and start the embedded store when REDIS_URL is unset."""
+    """Check every setting, start from empty metrics, start the embedded store if REDIS_URL is unset.
+
+    This runs once, in the master, before it listens or starts a worker: a bad
+    setting stops the service here with one message and no traceback.
+    """
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     for stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(stale)
+    from counter.config import ConfigError, from_env
+
+    try:
+        from_env(dict(os.environ))
+    except ConfigError as exc:
+        _refuse(server, exc)
     if not os.environ.get("REDIS_URL"):
         from counter import embedded
 
         os.environ["REDIS_URL"] = embedded.start()
+    # The checks that need the store (its eviction policy), as each worker will run them.
+    from counter import create_app
+
+    try:
+        create_app()
+    except ConfigError as exc:
+        _refuse(server, exc)
+
+
+def _refuse(server, exc) -> None:
+    """Log why the settings are refused and stop the master."""
+    server.log.error("%s", exc)
+    sys.exit(EXIT_BAD_SETTINGS)
 
 
 def post_fork(server, worker):
@@ -51,6 +144,57 @@ def post_fork(server, worker):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+def pre_request(worker, req):
+    """Read the request's body under a deadline, then wait for one of the worker's app slots.
+
+    A client that trickles its body is disconnected after BODY_DEADLINE
+    seconds, without having held a slot or a Redis connection meanwhile.
+    """
+    reader = req.body.reader
+    if not (isinstance(reader, LengthReader) and reader.length == 0):  # GETs have no body to wait for
+        _read_ahead(req)
+    _slots(worker).acquire()
+    req.counter_slot = True
+
+
+def _read_ahead(req) -> None:
+    """Read up to BODY_READ_AHEAD bytes of the body within BODY_DEADLINE, and keep them for the app."""
+    if req._expected_100_continue:
+        # gunicorn would send this only after pre_request, and the client waits for it.
+        req.unreader.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        req._expected_100_continue = False
+    deadline = gevent.Timeout(BODY_DEADLINE)
+    deadline.start()
+    try:
+        body = req.body.read(BODY_READ_AHEAD)
+    except gevent.Timeout as exc:
+        if exc is not deadline:
+            raise
+        # gunicorn closes the connection quietly on this one (a client gone mid-request).
+        raise NoMoreData(b"body deadline") from None
+    finally:
+        deadline.close()
+    # Put what was read back in front of the rest, for the app to read.
+    rest = req.body.buf.getvalue()
+    req.body.buf = io.BytesIO()
+    req.body.buf.write(body + rest)
+
+
+def post_request(worker, req, environ, resp):
+    """Give the request's app slot back."""
+    if getattr(req, "counter_slot", False):
+        req.counter_slot = False
+        _slots(worker).release()
+
+
+def _slots(worker) -> BoundedSemaphore:
+    """Return the worker's semaphore of app slots."""
+    slots = getattr(worker, "counter_slots", None)
+    if slots is None:
+        slots = worker.counter_slots = BoundedSemaphore(APP_SLOTS)
+    return slots
 
 
 def child_exit(server, worker):

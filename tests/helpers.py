@@ -19,7 +19,7 @@ BROWSER_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
 # 2026-11-25 09:00 in Hanoi, a Wednesday.
 START = "2026-11-25T09:00:00+07:00"
 REQUIRE_REDIS = os.environ.get("COUNTER_REQUIRE_REDIS") == "1"
-ADMIN_TOKEN = "s3cret-token"
+ADMIN_TOKEN = "s3cret-token-for-the-tests"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from counter.config import ConfigError, RedisTarget, Site, from_env, parse_redis_url
+from counter.config import ConfigError, ConfigErrors, RedisTarget, Site, from_env, parse_redis_url
 
 
 def test_defaults():
@@ -63,6 +63,30 @@ def test_bad_sites_file_names_the_variable(tmp_path):
         path.write_text(text)
         with pytest.raises(ConfigError, match="COUNTER_SITES_FILE"):
             from_env({"COUNTER_SITES_FILE": str(path)})
+
+
+def test_every_bad_variable_is_named_in_one_message():
+    env = {"COUNTER_TIMEZONE": "Hanoi", "COUNTER_RATE_LIMIT": "lots", "COUNTER_SITES": "Bad",
+           "COUNTER_KEY_PREFIX": "a b", "REDIS_URL": "http://x", "COUNTER_ADMIN_TOKEN": "short-secret",
+           "COUNTER_METRICS_TOKEN": "tiny", "COUNTER_STATS_CACHE_MS": "9999"}
+    with pytest.raises(ConfigErrors) as caught:
+        from_env(env)
+    message = str(caught.value)
+    assert "\n" not in message
+    for name in ("COUNTER_TIMEZONE", "COUNTER_RATE_LIMIT", "COUNTER_SITES", "COUNTER_KEY_PREFIX",
+                 "REDIS_URL", "COUNTER_ADMIN_TOKEN", "COUNTER_METRICS_TOKEN", "COUNTER_STATS_CACHE_MS"):
+        assert name in message
+    assert len(caught.value.problems) == 8
+    # A refused token is never repeated in the message.
+    assert "short-secret" not in message and "tiny" not in message
+
+
+@pytest.mark.parametrize("name", ["COUNTER_ADMIN_TOKEN", "COUNTER_METRICS_TOKEN"])
+def test_tokens_need_24_characters(name):
+    with pytest.raises(ConfigError, match=f"{name} must be at least 24 characters, not 23"):
+        from_env({name: "x" * 23})
+    assert from_env({name: "x" * 24})[name.removeprefix("COUNTER_")] == "x" * 24
+    assert from_env({name: ""})[name.removeprefix("COUNTER_")] is None
 
 
 @pytest.mark.parametrize("url", [

@@ -46,3 +46,24 @@ def test_redis_errors_are_counted():
     assert sample("counter_redis_errors_total") >= before + 1
     text = c.get("/metrics").get_data(as_text=True)
     assert "counter_breaker_open 1.0" in text
+
+
+def test_metrics_token_is_required_when_set(make_app):
+    token = "metrics-token-of-24-chars"
+    c = make_app(COUNTER_METRICS_TOKEN=token).test_client()
+    for path in ("/metrics", "/metrics/"):
+        for headers in ({}, {"Authorization": "Bearer wrong-token-of-24-chars!"},
+                        {"Authorization": token}, {"Authorization": f"Basic {token}"}):
+            r = c.get(path, headers=headers)
+            assert r.status_code == 401, (path, headers)
+            assert r.json["error"]["code"] == "unauthorized"
+            assert r.headers["WWW-Authenticate"].startswith("Bearer")
+            assert "counter_hits_total" not in r.get_data(as_text=True)
+        r = c.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and "counter_request_seconds" in r.get_data(as_text=True)
+
+
+def test_metrics_are_open_without_a_token(make_app):
+    c = make_app().test_client()
+    assert c.get("/metrics").status_code == 200
+    assert c.get("/metrics/").status_code == 200

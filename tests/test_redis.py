@@ -29,7 +29,7 @@ def real(real_redis):
 @pytest.fixture
 def web(real, real_redis, clock):
     """Return a browser-like client of an app on the real server."""
-    config = settings(COUNTER_ADMIN_TOKEN="t")
+    config = settings(COUNTER_ADMIN_TOKEN="t" * 24)
     config.update(REDIS_URL=real_redis.url, CLOCK=clock, TESTING=True)
     return browser(create_app(config))
 
@@ -118,7 +118,7 @@ def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
     web.post("/api/v1/sites/demo/hits", headers={"User-Agent": "Googlebot/2.1"})
     web.post("/api/v1/sites/demo/hits")
     web.put("/api/v1/sites/demo/daily/2025-01-01", json={"visits": 3},
-            headers={"Authorization": "Bearer t"})
+            headers={"Authorization": "Bearer " + "t" * 24})
     keys = sorted(real.scan_iter("*"))
     assert keys, "the hits wrote nothing"
     for key in keys:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import browser, stats
+from tests.helpers import ADMIN, browser, stats
 from tests.helpers import hit as post_hit
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -157,9 +157,6 @@ def test_unique_today_counts_each_visitor_once(client, clock):
         clock.advance(3000)  # each a new visit
     body = stats(client)
     assert (body["today"], body["unique_today"], body["pageviews_today"]) == (5, 3, 5)
-
-
-ADMIN = {"Authorization": "Bearer s3cret-token"}
 
 
 def set_days(client, visits: dict[str, int]) -> None:

@@ -1,0 +1,392 @@
+"""deploy/ run for real: a production install, gunicorn's start-up and log, nginx, Redis, systemd."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import redis as redis_py
+
+from counter import create_app
+from tests.helpers import BROWSER_UA, RedisServer, browser, free_port, require_redis_server, settings
+from tests.servers import ADMIN_TOKEN, DEPLOY, ROOT, Gunicorn, Nginx, request
+
+# gunicorn's error-log line: [date] [pid] [LEVEL] message
+LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(INFO|WARNING|ERROR)\] (.*)$")
+PASSWORD = "redis-password-for-the-deploy-test"
+HIT = ("POST", "/api/v1/sites/demo/hits", json.dumps({"visitor": "deploy-test-visitor-01"}).encode(),
+       {"Content-Type": "application/json"})
+
+
+def clean(log: str) -> None:
+    """Fail on a traceback or any Python warning in a server's output."""
+    assert "Traceback" not in log, log
+    assert "Warning" not in log, log
+    assert "Failed to start control socket" not in log, log
+
+
+@pytest.fixture
+def gunicorn_on(tmp_path, real_redis):
+    """Return a factory of started gunicorns on the session's redis-server; stop them after."""
+    started = []
+
+    def start(**env: str) -> Gunicorn:
+        server = Gunicorn(tmp_path / f"gunicorn{len(started)}",
+                          {"REDIS_URL": real_redis.url, "COUNTER_SITES": "demo", **env})
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.mark.redis
+def test_requirements_txt_alone_serves_with_deploy(tmp_path, real_redis):
+    # A venv with requirements.txt and nothing else, as deploy/counter.service installs it.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                    "-r", str(ROOT / "requirements.txt")], check=True, timeout=600)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "freeze"], capture_output=True, text=True).stdout
+    assert "pytest" not in installed and "playwright" not in installed
+    # Run as under the unit: $HOME out of reach (ProtectHome=true), no
+    # XDG_RUNTIME_DIR, a RuntimeDirectory for the metrics, heartbeats and control socket.
+    run = tmp_path / "run"
+    run.mkdir()
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": real_redis.url, "COUNTER_SITES": "demo", "HOME": "/proc/no-home",
+        "RUNTIME_DIRECTORY": str(run), "PROMETHEUS_MULTIPROC_DIR": str(run / "metrics"),
+    }, python=str(venv / "bin" / "python"))
+    server.env.pop("XDG_RUNTIME_DIR", None)
+    server.start()
+    try:
+        before = json.loads(request(server.port, "GET", "/api/v1/sites/demo/stats")[2])["total"]
+        status, _, body = request(server.port, *HIT)
+        assert status == 200 and json.loads(body)["counted"] is True
+        after = json.loads(request(server.port, "GET", "/api/v1/sites/demo/stats")[2])["total"]
+        assert after == before + 1
+        # The master opens its control socket in a thread of its own, once the workers run.
+        deadline = time.monotonic() + 10
+        while not (run / "gunicorn.ctl").is_socket():
+            assert time.monotonic() < deadline, "no control socket in the runtime directory"
+            time.sleep(0.1)
+        assert request(server.port, "GET", "/metrics")[0] == 200
+    finally:
+        log = server.stop()
+    clean(log)
+    assert "Booting worker" in log
+
+
+@pytest.mark.redis
+def test_bad_settings_stop_the_master_with_one_message(tmp_path, real_redis):
+    server = Gunicorn(tmp_path, {"REDIS_URL": real_redis.url, "COUNTER_TIMEZONE": "Hanoi",
+                                 "COUNTER_RATE_LIMIT": "lots", "COUNTER_ADMIN_TOKEN": "too-short",
+                                 "COUNTER_METRICS_TOKEN": "also-too-short", "COUNTER_SITES": "Bad Id"})
+    started = time.monotonic()
+    result = server.run()
+    assert result.returncode == 78  # EX_CONFIG; the systemd unit does not restart on it
+    assert time.monotonic() - started < 15
+    output = result.stdout + result.stderr
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1, output
+    for name in ("COUNTER_TIMEZONE", "COUNTER_RATE_LIMIT", "COUNTER_ADMIN_TOKEN", "COUNTER_METRICS_TOKEN",
+                 "COUNTER_SITES"):
+        assert name in errors[0]
+    assert "too-short" not in output
+    assert "Traceback" not in output and "Listening at" not in output and "Booting worker" not in output
+
+
+@pytest.mark.redis
+def test_an_evicting_redis_stops_the_master(tmp_path):
+    require_redis_server()
+    lru = RedisServer(tmp_path / "redis", "--maxmemory-policy", "allkeys-lru").start()
+    try:
+        result = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": lru.url}).run()
+    finally:
+        lru.stop()
+    output = result.stdout + result.stderr
+    assert result.returncode == 78, output
+    assert "maxmemory-policy allkeys-lru" in output
+    assert "Traceback" not in output and "Booting worker" not in output
+
+
+@pytest.mark.redis
+def test_rediss_serves_with_the_deploy_config(tmp_path):
+    # TLS to Redis, in the master's start-up check and in the workers.
+    require_redis_server()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-subj", "/CN=localhost", "-days", "2", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    tls_port = free_port()
+    tls = RedisServer(tmp_path / "redis", "--tls-port", str(tls_port), "--tls-cert-file", str(cert),
+                      "--tls-key-file", str(key), "--tls-auth-clients", "no").start()
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": f"rediss://127.0.0.1:{tls_port}/0?ssl_cert_reqs=none", "COUNTER_SITES": "demo"})
+    try:
+        server.start()
+        status, _, body = request(server.port, *HIT)
+        assert status == 200 and json.loads(body)["counted"] is True
+        # Written over TLS; read back on the server's plain port.
+        assert redis_py.Redis(port=tls.port).dbsize() > 0
+    finally:
+        log = server.stop()
+        tls.stop()
+    clean(log)
+
+
+@pytest.mark.redis
+def test_admin_changes_are_in_gunicorns_log(gunicorn_on):
+    server = gunicorn_on(COUNTER_ADMIN_TOKEN=ADMIN_TOKEN)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    assert request(server.port, "PUT", "/api/v1/sites/demo/total", b'{"total": 41}', admin)[0] == 200
+    assert request(server.port, "PUT", "/api/v1/sites/demo/total", b'{"total": 42}', admin)[0] == 200
+    assert request(server.port, "PUT", "/api/v1/sites/demo/daily/2025-01-02",
+                   b'{"visits": 7, "pageviews": 9}', admin)[0] == 200
+    wrong = dict(admin, Authorization="Bearer wrong-token-wrong-token-wrong")
+    assert request(server.port, "PUT", "/api/v1/sites/demo/total", b'{"total": 1}', wrong)[0] == 401
+    log = server.stop()
+    clean(log)
+    lines = [LOG_LINE.match(line) for line in log.splitlines()]
+    messages = [(m.group(1), m.group(2)) for m in lines if m]
+    changes = [text for level, text in messages if level == "INFO" and text.startswith("admin ")]
+    assert len(changes) == 3, log
+    assert re.fullmatch(r"admin \S+ set total site=demo old=41 new=42", changes[1]), changes
+    assert re.fullmatch(r"admin \S+ set day site=demo date=2025-01-02 old=.+ new=.+", changes[2]), changes
+    assert any(level == "WARNING" and text.startswith("admin refused") for level, text in messages), log
+    assert ADMIN_TOKEN not in log and "wrong-token" not in log
+
+
+@pytest.mark.redis
+def test_bodies_read_ahead_still_reach_the_app_whole(gunicorn_on):
+    # gunicorn.conf.py reads every body before the app does: chunked bodies,
+    # Expect: 100-continue and bodies over the limit still work as without it.
+    server = gunicorn_on()
+    def post(body, chunked: bool) -> tuple[int, bytes]:
+        """POST a hit's body, chunked or with a Content-Length."""
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            conn.request("POST", "/api/v1/sites/demo/hits", body=iter(body) if chunked else body,
+                         encode_chunked=chunked,
+                         headers={"User-Agent": BROWSER_UA, "Content-Type": "application/json"})
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+        finally:
+            conn.close()
+
+    visitor = json.dumps({"visitor": "read-ahead-visitor-01"}).encode()
+    status, answer = post([visitor[:7], visitor[7:20], visitor[20:]], chunked=True)
+    assert status == 200 and json.loads(answer)["counted"] is True
+    other = json.dumps({"visitor": "read-ahead-visitor-02"}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     b"Content-Type: application/json\r\nUser-Agent: " + BROWSER_UA.encode()
+                     + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(other))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(other)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200") and b'"counted":true' in reply
+    big = b"{" + b" " * 70_000 + b"}"
+    for chunked in (False, True):
+        status, answer = post([big[:40_000], big[40_000:]] if chunked else big, chunked)
+        assert status == 413 and json.loads(answer)["error"]["code"] == "payload_too_large"
+    assert "Traceback" not in server.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.nginx
+def test_nginx_conf_passes_nginx_t(tmp_path):
+    nginx = Nginx(tmp_path, free_port())
+    result = nginx.test()
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+    assert "warn" not in result.stderr
+
+
+@pytest.mark.redis
+@pytest.mark.nginx
+def test_metrics_direct_and_through_nginx(gunicorn_on, tmp_path):
+    token = "metrics-token-for-the-deploy-test"
+    server = gunicorn_on(COUNTER_METRICS_TOKEN=token, COUNTER_TRUSTED_PROXIES="1")
+    bearer = {"Authorization": f"Bearer {token}"}
+    nginx = Nginx(tmp_path / "nginx", server.port).start()
+    try:
+        for path in ("/metrics", "/metrics/", "/metrics?x=1", "//metrics", "/%6detrics/", "/metrics/./"):
+            # Direct, the token is required.
+            direct = request(server.port, "GET", path)
+            if direct[0] != 404:
+                assert direct[0] == 401 and json.loads(direct[2])["error"]["code"] == "unauthorized", path
+            # Through nginx from outside (any address but 127.0.0.1): refused by nginx.
+            status, _, body = request(nginx.port, "GET", path, headers=bearer, source="127.0.0.2")
+            assert status == 403 and b"counter_" not in body, (path, status)
+        for path in ("/metrics", "/metrics/"):
+            assert request(server.port, "GET", path, headers=bearer)[0] == 200
+            # From the machine itself, nginx passes it on, and the token is still required.
+            assert request(nginx.port, "GET", path)[0] == 401
+            status, _, body = request(nginx.port, "GET", path, headers=bearer)
+            assert status == 200 and b"counter_request_seconds" in body
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.nginx
+def test_nginx_passes_the_client_address_and_drops_a_forged_one(gunicorn_on, tmp_path):
+    # Three hits a minute from one address; nginx's own X-Forwarded-For is trusted (one hop).
+    server = gunicorn_on(COUNTER_RATE_LIMIT="3", COUNTER_TRUSTED_PROXIES="1")
+    nginx = Nginx(tmp_path / "nginx", server.port).start()
+    try:
+        statuses = []
+        for n in range(4):
+            forged = {"Content-Type": "application/json", "X-Forwarded-For": f"203.0.113.{n}"}
+            body = json.dumps({"visitor": f"forging-visitor-{n:04d}"}).encode()
+            statuses.append(request(nginx.port, "POST", "/api/v1/sites/demo/hits", body, forged,
+                                    source="127.0.0.5")[0])
+        # A forged address changes nothing: the fourth hit from 127.0.0.5 is over the limit.
+        assert statuses == [200, 200, 200, 429]
+        # Another client address through the same nginx has its own limit.
+        body = json.dumps({"visitor": "other-visitor-00001"}).encode()
+        assert request(nginx.port, "POST", "/api/v1/sites/demo/hits", body,
+                       {"Content-Type": "application/json"}, source="127.0.0.6")[0] == 200
+        log = (nginx.dir / "access.log").read_text()
+        assert "127.0.0.5" not in log and "203.0.113" not in log and log.startswith("- - [")
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.redis
+def test_redis_conf_starts_durable_and_noeviction(tmp_path):
+    require_redis_server()
+    node = start_redis_conf(tmp_path / "alone", free_port())
+    try:
+        client = redis_py.Redis(port=node.port, decode_responses=True)
+        config = client.config_get("*")
+        assert config["appendonly"] == "yes" and config["appendfsync"] == "everysec"
+        assert config["maxmemory-policy"] == "noeviction"
+        assert client.set("k", "v") and client.get("k") == "v"
+    finally:
+        node.stop()
+
+
+@pytest.mark.redis
+def test_sentinel_setup_as_the_readme_describes(tmp_path, gunicorn_on):
+    # A master and a replica with deploy/redis.conf and deploy/redis-node.conf,
+    # a sentinel with deploy/sentinel.conf: the service finds the master through it.
+    require_redis_server()
+    master = start_redis_conf(tmp_path / "master", free_port(), node=True)
+    replica = start_redis_conf(tmp_path / "replica", free_port(), node=True, replica_of=master.port)
+    sentinel_port = free_port()
+    text = swap((DEPLOY / "sentinel.conf").read_text(), {
+        "port 26379": f"port {sentinel_port}", "bind 10.0.0.1 127.0.0.1 -::1": "bind 127.0.0.1",
+        "/var/lib/redis-sentinel": str(tmp_path), "10.0.0.1 6379 2": f"127.0.0.1 {master.port} 1",
+        "CHANGE-ME-TO-A-LONG-RANDOM-PASSWORD": PASSWORD})
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(text)
+    sentinel = subprocess.Popen([shutil.which("redis-server"), str(conf), "--sentinel"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = redis_py.Redis(port=master.port, password=PASSWORD, decode_responses=True)
+        with pytest.raises(redis_py.AuthenticationError):
+            redis_py.Redis(port=master.port).ping()
+        deadline = time.monotonic() + 20
+        while client.info("replication")["connected_slaves"] < 1:
+            assert time.monotonic() < deadline, "the replica did not connect"
+            time.sleep(0.1)
+        watcher = redis_py.Redis(port=sentinel_port, decode_responses=True)
+        while True:
+            try:
+                replicas = watcher.sentinel_slaves("counter")
+                if replicas and watcher.sentinel_master("counter")["flags"] == "master":
+                    break
+            except redis_py.RedisError:
+                pass
+            assert time.monotonic() < deadline, "the sentinel did not find the master and its replica"
+            time.sleep(0.1)
+        server = gunicorn_on(REDIS_URL=f"redis+sentinel://:{PASSWORD}@127.0.0.1:{sentinel_port}/counter")
+        status, _, body = request(server.port, *HIT)
+        assert status == 200 and json.loads(body)["counted"] is True
+        assert client.dbsize() > 0
+    finally:
+        sentinel.terminate()
+        sentinel.wait(timeout=10)
+        replica.stop()
+        master.stop()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_unit_verifies_and_is_confined(tmp_path):
+    text = (DEPLOY / "counter.service").read_text()
+    assert "requirements.txt" in text and "requirements-dev.txt" not in text
+    text = text.replace("/opt/counter/.venv/bin/gunicorn", str(ROOT / ".venv" / "bin" / "gunicorn"))
+    text = text.replace("/opt/counter", str(ROOT))
+    unit = tmp_path / "counter.service"
+    unit.write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "", result.stderr
+    security = subprocess.run(["systemd-analyze", "security", "--offline=true", "--threshold=50", str(unit)],
+                              capture_output=True, text=True)
+    assert security.returncode == 0, security.stdout
+    for setting in ("ProtectHome=", "ProtectSystem=", "PrivateTmp=", "NoNewPrivileges="):
+        line = next(line for line in security.stdout.splitlines() if setting in line)
+        assert line.lstrip().startswith("✓"), line
+
+
+def swap(text: str, swaps: dict[str, str]) -> str:
+    """Replace each string that must be in `text` exactly once."""
+    for old, new in swaps.items():
+        assert text.count(old) == 1, f"{old!r} is not in the file once"
+        text = text.replace(old, new)
+    return text
+
+
+def start_redis_conf(workdir, port: int, node: bool = False, replica_of: int | None = None) -> RedisServer:
+    """Start redis-server with deploy/redis.conf (and deploy/redis-node.conf), port and directory moved."""
+    workdir.mkdir(parents=True)
+    base = workdir / "redis.conf"
+    base.write_text(swap((DEPLOY / "redis.conf").read_text(),
+                         {"port 6379": f"port {port}", "dir /var/lib/redis": f"dir {workdir}"}))
+    conf = base
+    if node:
+        swaps = {"include /etc/redis/redis.conf": f"include {base}",
+                 "bind 10.0.0.1 127.0.0.1 -::1": "bind 127.0.0.1",
+                 "CHANGE-ME-TO-A-LONG-RANDOM-PASSWORD\nmasterauth CHANGE-ME-TO-A-LONG-RANDOM-PASSWORD":
+                 f"{PASSWORD}\nmasterauth {PASSWORD}"}
+        if replica_of is not None:
+            swaps["# replicaof 10.0.0.1 6379"] = f"replicaof 127.0.0.1 {replica_of}"
+        conf = workdir / "node.conf"
+        conf.write_text(swap((DEPLOY / "redis-node.conf").read_text(), swaps))
+    node_server = RedisServer(workdir, port=port)
+    node_server.proc = subprocess.Popen(
+        [shutil.which("redis-server"), str(conf), "--logfile", str(workdir / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis_py.Redis(port=port, socket_timeout=1, password=PASSWORD if node else None)
+    for _ in range(200):
+        try:
+            if client.ping():
+                return node_server
+        except redis_py.ConnectionError:
+            time.sleep(0.02)
+    raise RuntimeError((workdir / "redis.log").read_text())
+
+
+def test_an_unreachable_cluster_at_start_up_gives_503s_not_a_crash():
+    # A Redis Cluster client asks its nodes for the slots as it opens: with
+    # none answering, the app still starts (as the master's check builds it)
+    # and answers 503 until one does.
+    config = settings()
+    config["REDIS_URL"] = f"redis+cluster://127.0.0.1:{free_port()}"
+    c = browser(create_app(config))
+    assert c.post("/api/v1/sites/demo/hits", json={}).status_code == 503
+    assert c.get("/api/v1/sites/demo/stats").status_code == 503
+    assert c.get("/readyz").status_code == 503

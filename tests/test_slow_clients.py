@@ -1,0 +1,204 @@
+"""Slow and idle clients do not stop the service, alone or behind deploy/nginx.conf.
+
+Real gunicorn (deploy/gunicorn.conf.py) on a real redis-server, and real nginx
+(deploy/nginx.conf) in front of it. The attacking connections are bounded in
+number and time and stay on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import selectors
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.servers import ADMIN_TOKEN, Gunicorn, Nginx, request
+
+pytestmark = [pytest.mark.redis, pytest.mark.nginx]
+
+HIT_HEAD = (b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: counter\r\nContent-Type: application/json\r\n"
+            b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0\r\nContent-Length: 4000\r\n\r\n{")
+HALF_HEAD = b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: counter\r\nUser-Agent: Mozi"
+
+
+class Attack:
+    """Connections that trickle a body, send half a head, or say nothing; reopened when cut.
+
+    `trickle` connections send a hit's head announcing 4,000 bytes of body,
+    then one byte a second. `half` send part of a head, `idle` nothing. When
+    the server cuts one, the attack notes how long it held on and opens
+    another, so the count stays up for the whole test.
+    """
+
+    def __init__(self, port: int, trickle: int, half: int, idle: int, sources: int = 1) -> None:
+        """Plan the connections, spread over `sources` loopback addresses."""
+        self.port = port
+        self.kinds = ["trickle"] * trickle + ["half"] * half + ["idle"] * idle
+        self.sources = [f"127.0.1.{1 + i % 250}" if sources > 1 else "127.0.0.1" for i in range(sources)]
+        self.selector = selectors.DefaultSelector()
+        self.socks: dict[socket.socket, tuple[str, float, str]] = {}
+        self.cut: dict[str, list[float]] = {"trickle": [], "half": [], "idle": []}
+        self.refused = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _open(self, kind: str, n: int) -> None:
+        """Open one connection of `kind` and send what it sends first."""
+        source = self.sources[n % len(self.sources)]
+        sock = socket.socket()
+        sock.bind((source, 0))
+        try:
+            sock.connect(("127.0.0.1", self.port))
+            if kind == "trickle":
+                sock.sendall(HIT_HEAD)
+            elif kind == "half":
+                sock.sendall(HALF_HEAD)
+        except OSError:
+            sock.close()
+            self.refused += 1
+            return
+        sock.setblocking(False)
+        self.socks[sock] = (kind, time.monotonic(), source)
+        self.selector.register(sock, selectors.EVENT_READ)
+
+    def _drop(self, sock: socket.socket) -> None:
+        """Note that the server cut `sock`, and open another like it."""
+        kind, opened, _source = self.socks.pop(sock)
+        self.selector.unregister(sock)
+        sock.close()
+        self.cut[kind].append(time.monotonic() - opened)
+        if not self.stopping.is_set():
+            self._open(kind, len(self.cut[kind]))
+
+    def start(self) -> Attack:
+        """Open every connection, then keep them up in a thread."""
+        for n, kind in enumerate(self.kinds):
+            self._open(kind, n)
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        """Trickle a byte a second on every trickling connection; reopen any that is cut."""
+        next_byte = time.monotonic() + 1
+        while not self.stopping.is_set():
+            for key, _ in self.selector.select(timeout=0.1):
+                with contextlib.suppress(OSError):
+                    if key.fileobj.recv(4096):
+                        continue  # an answer (a 408 or 429); the close follows
+                if key.fileobj in self.socks:
+                    self._drop(key.fileobj)
+            if time.monotonic() >= next_byte:
+                next_byte += 1
+                for sock, (kind, _, _) in list(self.socks.items()):
+                    if kind == "trickle":
+                        try:
+                            sock.send(b" ")
+                        except OSError:
+                            self._drop(sock)
+
+    def held(self) -> int:
+        """Return how many attacking connections are open now."""
+        return len(self.socks)
+
+    def stop(self) -> None:
+        """Close every attacking connection."""
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for sock in list(self.socks):
+            self.selector.unregister(sock)
+            sock.close()
+        self.socks.clear()
+
+
+def probe(port: int, seconds: float, source: str | None = None) -> list[float]:
+    """Make a counted hit and a stats read every 0.2 s; return each pair's time, all answered 200."""
+    times = []
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        started = time.monotonic()
+        body = json.dumps({"visitor": f"probe-visitor-{n:06d}"}).encode()
+        status, _, answer = request(port, "POST", "/api/v1/sites/demo/hits", body,
+                                    {"Content-Type": "application/json"}, source=source, timeout=5)
+        assert status == 200 and json.loads(answer)["counted"], answer
+        status, _, _ = request(port, "GET", "/api/v1/sites/demo/stats", source=source, timeout=5)
+        assert status == 200
+        times.append(time.monotonic() - started)
+        time.sleep(0.2)
+    return times
+
+
+@pytest.fixture
+def service(tmp_path, real_redis):
+    """Run gunicorn with the deploy configuration on the session's redis-server."""
+    real_redis_url = real_redis.url
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": real_redis_url, "COUNTER_SITES": "demo", "COUNTER_ADMIN_TOKEN": ADMIN_TOKEN,
+        "COUNTER_RATE_LIMIT": "100000", "COUNTER_NEW_VISIT_LIMIT": "100000", "COUNTER_TRUSTED_PROXIES": "1",
+    }).start()
+    yield server
+    log = server.stop()
+    assert "Traceback" not in log, log
+
+
+def test_slow_and_idle_clients_do_not_stop_the_service(service):
+    # 300 trickle a body and 400 sit idle (half of them after half a head),
+    # for 12 s: longer than both deadlines, so each kind is cut at least once.
+    attack = Attack(service.port, trickle=300, half=200, idle=200).start()
+    try:
+        time.sleep(0.5)
+        assert attack.held() >= 650, attack.held()
+        times = probe(service.port, 12)
+    finally:
+        attack.stop()
+    assert max(times) < 1.0, f"slowest answer {max(times):.2f} s"
+    # The head deadline (keepalive, 5 s) cut the idle and half-head ones, the
+    # body deadline (10 s) the trickling ones: none was held for long.
+    for kind, (low, high) in {"idle": (4.5, 7.5), "half": (4.5, 7.5), "trickle": (9.5, 12.5)}.items():
+        assert attack.cut[kind], f"no {kind} connection was cut"
+        assert low <= min(attack.cut[kind]) and max(attack.cut[kind]) <= high, (kind, attack.cut[kind][:5])
+
+
+def test_slow_and_idle_clients_do_not_pass_nginx(service, tmp_path):
+    nginx = Nginx(tmp_path / "nginx", service.port).start()
+    try:
+        # 2,000 connections from 100 addresses (20 each, nginx's limit per
+        # address): 600 trickle a body, 700 send half a head, 700 say nothing.
+        attack = Attack(nginx.port, trickle=600, half=700, idle=700, sources=100).start()
+        try:
+            time.sleep(1)
+            assert attack.held() >= 1950, attack.held()
+            times = probe(nginx.port, 11, source="127.0.0.2")
+            held = attack.held()
+        finally:
+            attack.stop()
+        # limit_conn counts the requests being read or served: the 21st held
+        # at once from one address is answered 429 at once.
+        crowd = [socket.create_connection(("127.0.0.1", nginx.port), source_address=("127.0.0.3", 0))
+                 for _ in range(21)]
+        try:
+            for sock in crowd:
+                sock.sendall(HIT_HEAD)
+                time.sleep(0.01)
+            time.sleep(0.5)
+            answered = [sock for sock in crowd if select.select([sock], [], [], 0)[0]]
+            answers = [sock.recv(100) for sock in answered]
+        finally:
+            for sock in crowd:
+                sock.close()
+    finally:
+        nginx.stop()
+    assert held >= 1950, held
+    assert max(times) < 1.0, f"slowest answer {max(times):.2f} s"
+    # client_header_timeout (10 s) cut the idle and half-head ones; a body
+    # trickled a byte a second is within client_body_timeout (10 s between
+    # reads), and nginx holds it without the service knowing.
+    for kind in ("idle", "half"):
+        assert attack.cut[kind] and min(attack.cut[kind]) >= 9.5 and max(attack.cut[kind]) <= 11.5, kind
+    assert len(answers) == 1 and answers[0].startswith(b"HTTP/1.1 429"), answers
