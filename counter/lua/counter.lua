@@ -108,6 +108,7 @@ local function over_limit(offset, span, limit)
 end
 
 local function count_in(offset, ttl)
+  -- Count one more in the current window at KEYS[base + offset] of every group.
   for _, g in ipairs(groups) do
     redis.call('INCR', KEYS[g.base + offset])
     redis.call('EXPIRE', KEYS[g.base + offset], ttl)
