@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# So that `.venv/bin/python -m counter` works from any working directory.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "visit-counter.pth").write_text("$(CURDIR)\n")'
 	touch $@
 
 run: $(BIN)/.installed  ## serve on http://127.0.0.1:8000 (embedded store unless REDIS_URL is set)

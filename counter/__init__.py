@@ -8,7 +8,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cors, dashboard, embedded, errors, metrics, ops, widget
+from . import api, cors, dashboard, embedded, errors, home, metrics, ops, widget
 from .clock import SystemClock
 from .config import ConfigError, from_env
 from .service import Counter
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(home.bp)
     metrics.init_app(app)
     cors.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
@@ -47,7 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 def init_counter(app: Flask) -> None:
     """Attach the counter; its client opens now (to check the eviction policy) and again after a fork."""
     cfg = app.config
-    url = cfg["REDIS_URL"] or embedded.start()
+    url = cfg["REDIS_URL"] or embedded.start(cfg["DATA_DIR"])
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
                   new_visit_limit=cfg["NEW_VISIT_LIMIT"], max_paths=cfg["MAX_PATHS"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -159,6 +160,16 @@ def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
     return sites
 
 
+def _data_dir(env: dict, used: bool) -> str:
+    """Read the embedded store's data directory; when `used`, its socket path must fit."""
+    value = env.get("COUNTER_DATA_DIR", "").strip() or "var"
+    sock = Path(value).resolve() / "redis.sock"
+    if used and len(str(sock).encode()) > 100:  # sun_path holds 104-108 bytes, depending on the system
+        raise ConfigError(f"COUNTER_DATA_DIR: {sock} is too long for a Unix socket path; "
+                          "choose a shorter directory")
+    return value
+
+
 TOKEN_MIN_LENGTH = 24
 
 
@@ -229,6 +240,8 @@ def from_env(env: dict) -> dict:
         "MAX_PATHS": _int(env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
         # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
         "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
+        # The embedded store's directory (REDIS_URL unset), relative to the working directory.
+        "DATA_DIR": check(_data_dir, env, url is None, fallback="var"),
     }
     if problems:
         raise ConfigErrors(problems)

@@ -1,8 +1,10 @@
 """The store used when REDIS_URL is unset: shared by every worker process.
 
-A child `redis-server` with its data (AOF on) under ./var/ when the binary is
-on the PATH, otherwise an in-memory fakeredis server that forgets everything
-at exit. Either way it listens on loopback only.
+A child `redis-server` with its data (AOF on) in the data directory
+(COUNTER_DATA_DIR, default ./var) when the binary is on the PATH, otherwise an
+in-memory fakeredis server that forgets everything at exit. Either way it
+listens on loopback only: the redis-server on a Unix socket in the data
+directory, where the command line finds it.
 """
 
 from __future__ import annotations
@@ -38,11 +40,22 @@ def _answers(url: str) -> bool:
         return False
 
 
+def socket_path(var_dir: str) -> Path:
+    """Return where the embedded redis-server of a data directory listens."""
+    return Path(var_dir).resolve() / "redis.sock"
+
+
+def find(var_dir: str) -> str | None:
+    """Return the URL of the embedded redis-server running for a data directory, if one answers."""
+    url = f"unix://{socket_path(var_dir)}"
+    return url if _answers(url) else None
+
+
 def start(var_dir: str = "var") -> str:
     """Start (or find already running) the embedded store; return its URL."""
     var = Path(var_dir).resolve()
     var.mkdir(parents=True, exist_ok=True)
-    sock = var / "redis.sock"
+    sock = socket_path(var_dir)
     url = f"unix://{sock}"
     binary = shutil.which("redis-server")
     if binary and _answers(url):

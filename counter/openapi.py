@@ -60,10 +60,11 @@ READER = [{}, {"bearer": []}, {"basic": []}]
 PRIVATE = "For a private site (public = false in the sites file) the admin token is needed."
 
 
-# A comma-separated list of the block's fields; `page` too, but only with `path`, which a
-# pattern cannot say, so it is left out here and named in the description.
+# A comma-separated list of the block's fields, spaces and empty items allowed, as the service
+# splits it; `page` too, but only with `path`, which a pattern cannot say, so it is left out here
+# and named in the description.
 FIELD = "(" + "|".join(f for f in widget.FIELDS if f != "page") + ")"
-FIELDS = f"^{FIELD}(,{FIELD})*$"
+FIELDS = rf"^[\s,]*{FIELD}\s*(,[\s,]*{FIELD}\s*)*[\s,]*$"
 
 
 @lru_cache(maxsize=1)
@@ -162,13 +163,22 @@ def spec() -> dict:
                      "description": "some of total, online, today, yesterday, this_week, this_month, "
                                     "last_week, last_month; and page (one page's views) when path is given"},
                     {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["vi", "en"]}},
+                    {"name": "theme", "in": "query",
+                     "schema": {"type": "string", "enum": ["light", "dark", "auto"]}},
+                    {"name": "title", "in": "query",
+                     "schema": {"type": "string", "maxLength": 100, "pattern": "^[^\\u0000-\\u001f]*$"},
+                     "description": "replaces the title; empty: no title"},
                     {"name": "count", "in": "query", "schema": {"type": "string", "enum": ["0", "1"]}},
                     {"name": "path", "in": "query", "schema": PATH,
                      "description": "one page: the badge shows its views (the field page)"},
                 ],
-                "responses": {"200": {"description": "The badge",
-                                      "content": {"image/svg+xml": {"schema": {"type": "string"}}}},
-                              **_errors(400, 404, 503)},
+                # Errors are pictures too, so that an <img> shows what is wrong.
+                "responses": {str(status): {"description": what,
+                                            "content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+                              for status, what in ((200, "The badge"),
+                                                   (400, "A picture saying which option is wrong"),
+                                                   (404, "A picture saying the site is unknown"),
+                                                   (503, "The badge with dashes: the store is unavailable"))},
             }},
             "/api/v1/sites/{site}/total": {"put": {
                 "operationId": "setTotal", "summary": "Set the all-time total (admin)",

@@ -386,6 +386,29 @@ class Store:
         old = self._call(self.redis.script("set_day"), [key], args)
         return int(old[0]), int(old[1])
 
+    def set_days(self, site: str, rows, batch: int = 1000) -> list[tuple[int, int]]:
+        """Set (date, visits, page views) rows, one pipeline per `batch`; return the old pairs.
+
+        Each day is set atomically by the script; the pipeline is not a
+        transaction, so a failure part-way leaves the earlier days set (setting
+        them again is harmless). A site's keys share one slot, so on a cluster
+        every batch goes to one node.
+        """
+        rows = list(rows)
+        # redis-py's cluster pipeline neither loads scripts nor takes Script calls, so the
+        # script is loaded on every primary first and queued as a plain EVALSHA.
+        sha = self._call(self.client.script_load, SET_DAY)
+        old: list[tuple[int, int]] = []
+        for start in range(0, len(rows), batch):
+            pipe = self.client.pipeline(transaction=False)
+            for day, visits, pageviews in rows[start:start + batch]:
+                key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
+                pipe.execute_command("EVALSHA", sha, 1, key, day.day,
+                                     "" if visits is None else visits,
+                                     "" if pageviews is None else pageviews)
+            old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]
+        return old
+
     # -- operations -------------------------------------------------------
 
     def salt(self, day: date) -> bytes:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
+import re
+import xml.etree.ElementTree as ET
+from html import unescape
 
 import pytest
 
+from counter.dashboard import _label_slots
 from tests.helpers import browser
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
@@ -50,11 +57,113 @@ def test_badge_groups_numbers_per_language(web, counter):
     assert ">1,672,241<" in web.get("/api/v1/sites/demo/badge.svg?lang=en").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["lang=fr", "fields=total,hits", "fields=,"])
-def test_badge_refuses_bad_options(web, redis, query):
-    response = web.get(f"/api/v1/sites/demo/badge.svg?{query}")
+BAD_OPTIONS = [("lang=fr", "invalid_lang", "`lang` must be vi or en"),
+               ("fields=total,hits", "invalid_fields", "'hits' is not one"),
+               ("fields=visits", "invalid_fields", "`fields` takes some of total"),
+               ("fields=,", "invalid_fields", "none is given"),
+               ("theme=pink", "invalid_theme", "`theme` must be light, dark or auto"),
+               ("lang=", "invalid_lang", "`lang` must be vi or en, not ''"),
+               ("theme=", "invalid_theme", "`theme` must be light, dark or auto"),
+               ("title=" + "t" * 101, "invalid_title", "at most 100 characters"),
+               ("title=a%0Ab", "invalid_title", "on one line"),
+               ("count=yes", "invalid_count", "`count` must be 1")]
+
+
+@pytest.mark.parametrize(("query", "code", "says"), BAD_OPTIONS)
+def test_badge_refuses_bad_options_with_an_svg_that_says_why(web, redis, query, code, says):
+    response = web.get(f"/api/v1/sites/demo/badge.svg?{query}&count=1")
     assert response.status_code == 400
-    assert response.get_json()["error"]["code"] in ("invalid_lang", "invalid_fields")
+    assert response.mimetype == "image/svg+xml"
+    assert response.headers["X-Error-Code"] == code
+    svg = ET.fromstring(response.data)
+    text = " ".join(t.text for t in svg.iter(f"{SVG}text"))
+    assert code in text and says in text
+    assert "no-store" in response.headers["Cache-Control"]
+    assert redis.dbsize() == 0
+
+
+@pytest.mark.parametrize(("site", "status", "code"), [("nosuch", 404, "unknown_site"),
+                                                      ("Bad*Id", 400, "invalid_site")])
+def test_badge_and_embed_of_a_bad_site_say_so_where_they_are_shown(web, redis, site, status, code):
+    badge = web.get(f"/api/v1/sites/{site}/badge.svg?count=1")
+    assert (badge.status_code, badge.mimetype) == (status, "image/svg+xml")
+    assert code in badge.get_data(as_text=True)
+    embed = web.get(f"/embed/{site}?count=1")
+    assert (embed.status_code, embed.mimetype) == (status, "text/html")
+    assert code in embed.get_data(as_text=True)
+    assert redis.dbsize() == 0
+
+
+@pytest.mark.parametrize(("query", "code", "says"), BAD_OPTIONS)
+def test_embed_refuses_bad_options_with_a_page_a_person_can_read(web, redis, query, code, says):
+    response = web.get(f"/embed/demo?{query}&count=1")
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "<!doctype html>" in html and code in html and says in unescape(html)
+    assert "<script" not in html
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert redis.dbsize() == 0
+
+
+def test_badge_and_embed_take_theme_title_and_the_new_rows(web, counter):
+    counter.store.set_total("demo", 1234)
+    svg = web.get("/api/v1/sites/demo/badge.svg?theme=dark&title=&fields=total,last_week,last_month")
+    assert svg.status_code == 200
+    text = svg.get_data(as_text=True)
+    assert 'fill="#0d1117"' in text and "Thống kê truy cập" not in text
+    auto = web.get("/api/v1/sites/demo/badge.svg?theme=auto").get_data(as_text=True)
+    assert 'fill="#ffffff"' in auto and "prefers-color-scheme: dark" in auto
+    assert "Tuần trước" in text and "Tháng trước" in text and ">1.234<" in text
+    html = web.get("/embed/demo?theme=auto&title=Lượt truy cập&fields=this_month").get_data(as_text=True)
+    assert 'class="vc-counter vc-auto' in html and "Lượt truy cập" in html and "Tháng này" in html
+    assert "vc-title" in web.get("/embed/demo").get_data(as_text=True)
+    assert "vc-title" not in web.get("/embed/demo?title=").get_data(as_text=True)
+
+
+def test_widget_settings_give_the_sites_language_and_check_the_attributes(web, redis):
+    demo = web.get("/widget/sites/demo", headers={"Origin": "https://portal.example"})
+    assert demo.status_code == 200
+    assert demo.get_json() == {"site": "demo", "lang": "vi", "fields": ["total", "online", "today"],
+                               "theme": "light", "title": "Thống kê truy cập", "refused": None}
+    assert demo.headers["Access-Control-Allow-Origin"] == "*"
+    assert demo.headers["Cache-Control"] == "public, max-age=300"
+    evil = web.get("/widget/sites/evil?fields=page,last_month&theme=dark&title=",
+                   headers={"Origin": "https://evil.example"}).get_json()
+    assert (evil["lang"], evil["fields"], evil["theme"], evil["title"]) == (
+        "en", ["page", "last_month"], "dark", "")
+    assert evil["refused"] is None
+    assert web.get("/widget/sites/evil?lang=vi").get_json()["title"] == "Thống kê truy cập"
+    assert redis.dbsize() == 0
+
+
+def test_widget_settings_explain_a_refused_origin_that_the_hit_cannot(web, redis):
+    # A refused write carries no Access-Control-Allow-Origin, so the page cannot read its message.
+    headers = {"Origin": "https://www.evil.example"}
+    settings = web.get("/widget/sites/evil", headers=headers)
+    assert settings.status_code == 200
+    assert settings.headers["Access-Control-Allow-Origin"] == "*"
+    assert settings.headers["Cache-Control"] == "no-cache"
+    hit = web.post("/api/v1/sites/evil/hits", data="{}", content_type="text/plain", headers=headers)
+    assert hit.status_code == 403
+    error = hit.get_json()["error"]
+    assert settings.get_json()["refused"] == {"code": error["code"], "message": error["message"]}
+    assert redis.dbsize() == 0
+
+
+@pytest.mark.parametrize(("url", "status", "code"), [
+    ("/widget/sites/nosuch", 404, "unknown_site"),
+    ("/widget/sites/Nope!", 400, "invalid_site"),
+    ("/widget/sites/demo?lang=fr", 400, "invalid_lang"),
+    ("/widget/sites/demo?fields=total,visits", 400, "invalid_fields"),
+    ("/widget/sites/demo?theme=blue", 400, "invalid_theme"),
+])
+def test_widget_settings_refusals_are_readable_from_any_page(web, redis, url, status, code):
+    response = web.get(url, headers={"Origin": "https://portal.example"})
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Cache-Control"] == "no-cache"
     assert redis.dbsize() == 0
 
 
@@ -88,3 +197,34 @@ def test_dashboard_refuses_bad_days(web, days):
     response = web.get(f"/dashboard/demo?days={days}")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_days"
+
+
+def test_dashboards_write_numbers_in_the_sites_language(web, counter):
+    counter.store.set_total("demo", 1672241)
+    counter.store.set_total("evil", 1672241)
+    assert ">1.672.241<" in web.get("/dashboard/demo").get_data(as_text=True)
+    assert ">1,672,241<" in web.get("/dashboard/evil").get_data(as_text=True)
+    listing = web.get("/dashboard").get_data(as_text=True)
+    assert re.search(r'data-site="demo" data-lang="vi">.*?>1\.672\.241<', listing, re.S)
+    assert re.search(r'data-site="evil" data-lang="en">.*?>1,672,241<', listing, re.S)
+    assert '<html lang="en">' in web.get("/dashboard/evil").get_data(as_text=True)
+
+
+def test_dashboard_charts_have_tables_for_screen_readers(web):
+    html = web.get("/dashboard/demo?days=366").get_data(as_text=True)
+    tables = re.findall(r'<div class="sr-only"><table>(.*?)</table>', html, re.S)
+    assert len(tables) == 2
+    assert tables[0].count("<tr>") == 366 + 1 and tables[1].count("<tr>") == 60 + 1
+    assert "<th scope=\"row\">2026-11-25</th><td>0</td><td>0</td>" in tables[0]
+    assert html.count('<rect class="bar"') == 366 + 60
+
+
+@pytest.mark.parametrize("most", [4, 7])
+def test_chart_labels_are_few_and_end_at_both_edges(most):
+    for n in range(1, 400):
+        slots = sorted(_label_slots(n, most))
+        assert len(slots) <= most and slots[0] == 0 and slots[-1] == n - 1, n
+        if n > most:
+            every = -(-(n - 1) // (most - 1))
+            gaps = [b - a for a, b in itertools.pairwise(slots)]
+            assert min(gaps) >= every, (n, slots)  # the edge labels, drawn inwards, need as much room

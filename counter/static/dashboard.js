@@ -1,7 +1,9 @@
-/* Dashboards: refresh the live numbers every 10 s. */
+/* Dashboards and the start page: refresh the live numbers every 10 s, in each site's language. */
 (function () {
   "use strict";
-  function fmt(n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function fmt(n, lang) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
+  }
   // same-origin: on a private site the reader's HTTP Basic credentials go along (there are no cookies).
   function get(url, done) {
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
@@ -11,7 +13,7 @@
     var online = document.getElementById("online");
     if (online) {
       get("/api/v1/sites/" + encodeURIComponent(online.getAttribute("data-site")) + "/online",
-          function (d) { online.textContent = fmt(d.online); });
+          function (d) { online.textContent = fmt(d.online, online.getAttribute("data-lang")); });
     }
     var table = document.getElementById("sites");
     if (table) {
@@ -21,7 +23,7 @@
           if (!row) { return; }
           ["total", "today", "online"].forEach(function (f) {
             var cell = row.querySelector('[data-field="' + f + '"]');
-            if (cell) { cell.textContent = fmt(s[f]); }
+            if (cell) { cell.textContent = fmt(s[f], row.getAttribute("data-lang")); }
           });
         });
       });
