@@ -24,9 +24,8 @@ lint: $(BIN)/.installed
 fmt: $(BIN)/.installed
 	$(BIN)/ruff check --fix .
 
-bench: $(BIN)/.installed  ## load (wrk) and memory benchmarks on their own redis-server
+bench: $(BIN)/.installed  ## the performance table: wrk against the baselines, script time, memory
 	$(BIN)/python bench/load.py
-	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

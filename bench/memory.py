@@ -77,8 +77,8 @@ def expire_by_clock(client: redis.Redis, now: float) -> None:
             client.delete(key)
 
 
-def month(args, store: Store, client: redis.Redis) -> None:
-    """Part 1: the issue's month of traffic."""
+def month(args, store: Store, client: redis.Redis) -> dict:
+    """Part 1: a month of traffic; return what it cost."""
     rng = random.Random(1)
     start = datetime(2026, 11, 1, tzinfo=ZONE).timestamp()
     step = args.days * 86400 / args.pageviews
@@ -97,18 +97,12 @@ def month(args, store: Store, client: redis.Redis) -> None:
     sketches, days = usage(client, f"vc:{{{SITE}}}:u:*")
     hits, _ = usage(client, f"vc:{{{SITE}}}:hits:*")
     seen, _ = usage(client, f"vc:{{{SITE}}}:seen")
-    print(f"{args.pageviews:,} page views from {args.visitors:,} visitors over {args.days} days "
-          f"({counted:,} counted, {args.pageviews / took:,.0f} script calls/s pipelined)")
-    print(f"  used_memory growth                {grown:12,d} bytes")
-    print(f"  ... after the expired keys go     {kept:12,d} bytes")
-    print(f"  daily numbers (month hashes)      {history / args.days:12,.1f} B per day, kept for ever")
-    print(f"  daily HyperLogLogs                {sketches / max(days, 1):12,.1f} B per day, kept 400 days")
-    print(f"  hit ids of the last two days      {hits:12,d} bytes")
-    print(f"  online/visit sorted set           {seen:12,d} bytes")
+    return {"counted": counted, "calls_per_s": args.pageviews / took, "grown": grown, "kept": kept,
+            "per_day": history / args.days, "sketch_per_day": sketches / max(days, 1),
+            "hit_ids": hits, "seen": seen}
 
-
-def burst(args, store: Store, client: redis.Redis) -> None:
-    """Part 2: many distinct visitors inside one visit window."""
+def burst(args, store: Store, client: redis.Redis) -> dict:
+    """Part 2: many distinct visitors inside one visit window; return bytes per visitor."""
     client.flushall()
     t = datetime(2026, 11, 25, 9, tzinfo=ZONE).timestamp()
     n = args.active
@@ -121,31 +115,47 @@ def burst(args, store: Store, client: redis.Redis) -> None:
     store.hit_many(SITE, ZONE, ((t + 600 + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"), "client",
                                  hit_hash(SITE, f"burst-hit-{i:016d}")) for i in range(n)))
     hits = used(client) - before
-    print(f"{n:,} visitors active within the visit window")
-    print(f"  used_memory growth                {visitors / n:12,.1f} bytes per visitor")
-    print(f"  ... of it the online/visit set    {seen / n:12,.1f} bytes per visitor")
-    print(f"  hit ids (kept 24-48 h)            {hits / n:12,.1f} bytes per page view")
+    return {"per_visitor": visitors / n, "seen_per_visitor": seen / n, "per_hit_id": hits / n}
 
-
-def main() -> None:
-    """Run both parts and print what they measured."""
-    p = argparse.ArgumentParser()
-    p.add_argument("--pageviews", type=int, default=1_000_000)
-    p.add_argument("--visitors", type=int, default=200_000)
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--active", type=int, default=50_000)
-    args = p.parse_args()
+def measure(args) -> tuple[dict, dict]:
+    """Run both parts on a redis-server of their own; return their figures."""
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_redis(tmp)
         try:
             client = redis.Redis(port=port)
             store = Store(f"redis://127.0.0.1:{port}/0", rate_limit=10**9, new_visit_limit=10**9)
-            month(args, store, client)
-            burst(args, store, client)
+            return month(args, store, client), burst(args, store, client)
         finally:
             proc.terminate()
             proc.wait()
 
+
+def parser() -> argparse.ArgumentParser:
+    """Return the command line's options (bench/load.py reuses them)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--pageviews", type=int, default=1_000_000)
+    p.add_argument("--visitors", type=int, default=200_000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--active", type=int, default=50_000)
+    return p
+
+
+def main() -> None:
+    """Run both parts and print what they measured."""
+    args = parser().parse_args()
+    m, b = measure(args)
+    print(f"{args.pageviews:,} page views from {args.visitors:,} visitors over {args.days} days "
+          f"({m['counted']:,} counted, {m['calls_per_s']:,.0f} script calls/s pipelined)")
+    print(f"  used_memory growth                {m['grown']:12,d} bytes")
+    print(f"  ... after the expired keys go     {m['kept']:12,d} bytes")
+    print(f"  daily numbers (month hashes)      {m['per_day']:12,.1f} B per day, kept for ever")
+    print(f"  daily HyperLogLogs                {m['sketch_per_day']:12,.1f} B per day, kept 400 days")
+    print(f"  hit ids of the last two days      {m['hit_ids']:12,d} bytes")
+    print(f"  online/visit sorted set           {m['seen']:12,d} bytes")
+    print(f"{args.active:,} visitors active within the visit window")
+    print(f"  used_memory growth                {b['per_visitor']:12,.1f} bytes per visitor")
+    print(f"  ... of it the online/visit set    {b['seen_per_visitor']:12,.1f} bytes per visitor")
+    print(f"  hit ids (kept 24-48 h)            {b['per_hit_id']:12,.1f} bytes per page view")
 
 if __name__ == "__main__":
     main()

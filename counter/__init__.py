@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import api, cors, dashboard, embedded, errors, home, metrics, ops, widget
 from .clock import SystemClock
 from .config import ConfigError, from_env
+from .fastjson import FastJSONProvider
 from .service import Counter
 from .store import Store
 
@@ -24,8 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CLOCK"] = SystemClock()
     if test_config:
         app.config.update(test_config)
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json = FastJSONProvider(app)  # unsorted keys, UTF-8 as is
     app.url_map.strict_slashes = False
     # No redirect for "//": werkzeug's would be absolute, naming whatever Host the client sent.
     app.url_map.merge_slashes = False

@@ -238,8 +238,9 @@ def from_env(env: dict) -> dict:
         "KEY_PREFIX": prefix,
         # Distinct pages kept per site; the bound on what made-up paths can cost.
         "MAX_PATHS": _int(env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
-        # Off by default; at most the 5 s that the stats' Cache-Control allows anyway.
-        "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 0, 0, 5000),
+        # At most the 5 s that the stats' Cache-Control allows anyway; every write
+        # through this host shows at once (counter/stamps.py).
+        "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),
         # The embedded store's directory (REDIS_URL unset), relative to the working directory.
         "DATA_DIR": check(_data_dir, env, url is None, fallback="var"),
     }

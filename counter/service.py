@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
-from . import privacy
+from . import privacy, stamps
 from .clock import local_date, local_iso
 from .config import Site
 from .pages import normalise, period_kind
@@ -39,33 +39,47 @@ class Counter:
     """Counting, reading and administering sites on one store."""
 
     def __init__(self, store: Store, sites: dict[str, Site], clock, online_window: int,
-                 cache_seconds: float = 0) -> None:
+                 cache_seconds: float = 0, host_stamps: stamps.Stamps | None = None) -> None:
         """Wire the store, the configured sites and the clock together."""
         self.store = store
         self.sites = sites
         self.clock = clock
         self.online_window = online_window
         self.cache_seconds = cache_seconds
-        # The last stats seen per site and when: for `stale`, and as the cache.
+        # Every write leaves a stamp there; the cache holds while its site's stamp does.
+        self.stamps = host_stamps or stamps.for_this_host()
+        # The last stats seen per site and when: for `stale`.
         self._last: dict[str, tuple[float, dict]] = {}
+        # The cache: per site, when it was read, the stamp before the read, the stats.
+        self._cached: dict[str, tuple[float, int, dict]] = {}
         self._lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------
 
     def stats(self, site: Site) -> dict:
-        """Return the stats object: fresh, cached (when the cache is on) or the last seen, stale."""
+        """Return the stats object: fresh, cached (when the cache is on) or the last seen, stale.
+
+        A cached read serves while it is younger than the cache's lifetime and
+        no worker of this host wrote to the site since (its stamp is unchanged);
+        other hosts' writes show within the lifetime.
+        """
         now = self.clock.now()
-        with self._lock:
-            seen_at, last = self._last.get(site.id, (None, None))
-        if last is not None and 0 <= now - seen_at < self.cache_seconds:
-            return last
+        stamp = self.stamps.read(site.id)
+        cached = self._cached.get(site.id)
+        if (cached is not None and cached[1] == stamp and 0 <= now - cached[0] < self.cache_seconds
+                and not self.store.redis.breaker_open):
+            return cached[2]
         try:
             counts = self.store.read(site.id, site.zone, now)
         except StoreUnavailable:
+            with self._lock:
+                last = self._last.get(site.id, (None, None))[1]
             if last is None:
                 raise
             return dict(last, stale=True)
-        return self._remember(site, counts, now)
+        fresh = self._remember(site, counts, now)
+        self._cached[site.id] = (now, stamp, fresh)
+        return fresh
 
     def online(self, site: Site) -> dict:
         """Return the live view: online now, today's peak and the last hour."""
@@ -159,6 +173,8 @@ class Counter:
         except RateLimited:
             HIT_RESULTS.labels(site.id, "rate_limited").inc()
             raise
+        finally:
+            self.stamps.bump(site.id)  # even a write that failed may have been applied
         HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
         return self._with_page(dict(self._remember(site, counts, now), counted=counts.status == Status.OK,
                                     new_visit=counts.new_visit), page, counts)
@@ -179,26 +195,33 @@ class Counter:
         else:
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
-        counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client, network))
+        try:
+            counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client, network))
+        finally:
+            self.stamps.bump(site.id)
         return self._remember(site, counts, now)
 
     def set_total(self, site: Site, total: int) -> int:
         """Set the all-time total; return the old one."""
-        old = self.store.set_total(site.id, total)
-        self._forget(site)
-        return old
+        try:
+            return self.store.set_total(site.id, total)
+        finally:
+            self._forget(site)
 
     def set_day(self, site: Site, day: date, visits: int | None,
                 pageviews: int | None) -> tuple[tuple[int, int], Day]:
         """Set a day's history; return the old (visits, page views) and the new row."""
-        old = self.store.set_day(site.id, day, visits, pageviews)
-        self._forget(site)
+        try:
+            old = self.store.set_day(site.id, day, visits, pageviews)
+        finally:
+            self._forget(site)
         return old, self.store.daily(site.id, day, day, self.today(site))[0]
 
     # -- helpers ----------------------------------------------------------
 
     def _forget(self, site: Site) -> None:
-        """Drop the cached stats of `site` after an admin change, so the next read is fresh."""
+        """Drop the cached stats of `site` after an admin change, here and in this host's other workers."""
+        self.stamps.bump(site.id)
         with self._lock:
             self._last.pop(site.id, None)
 

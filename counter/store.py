@@ -50,6 +50,7 @@ RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
 SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a write
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
+SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
 SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
 HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
@@ -155,6 +156,18 @@ def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tu
     return keys, (today.day, ref(yesterday), " ".join(ref(d) for d in week_days(today)[:-1])), fields
 
 
+@lru_cache(maxsize=4096)
+def _page_parts(prefix: str, site: str, today: date, zone: ZoneInfo) -> tuple[tuple[str, ...], float]:
+    """Return the page tables' keys of `site` on `today`, and when its day table's life ends.
+
+    Like the day's keys, they change once a day and are built once a day.
+    """
+    keys = (PAGES_ALL.format(prefix=prefix, site=site),
+            PAGES_MONTH.format(prefix=prefix, site=site, month=today.strftime("%Y-%m")),
+            PAGES_DAY.format(prefix=prefix, site=site, day=today.isoformat()))
+    return keys, datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone).timestamp()
+
+
 class Store:
     """The counter's data in Redis, one instance per process."""
 
@@ -198,13 +211,10 @@ class Store:
         """
         today = local_date(now, zone)
         keys, day_args, last_week = _day_parts(self.prefix, site, today)
-        page_keys, page_ttl = [], 0
+        page_keys, page_ttl = (), 0
         if page:
-            page_keys = [self.key(PAGES_ALL, site),
-                         self.key(PAGES_MONTH, site, month=today.strftime("%Y-%m")),
-                         self.key(PAGES_DAY, site, day=today.isoformat())]
-            ends = datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone)
-            page_ttl = max(1, int(ends.timestamp() - now))
+            page_keys, ends = _page_parts(self.prefix, site, today, zone)
+            page_ttl = max(1, int(ends - now))
         return ([*keys, *writes[0], *page_keys],
                 [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
                  *last_week, page, self.max_paths, page_ttl])
@@ -419,7 +429,11 @@ class Store:
             mine = secrets.token_hex(16)
             # SET NX GET: one call that either stores ours or returns the one there.
             theirs = self._call(lambda: self.client.set(key, mine, ex=SALT_TTL, nx=True, get=True))
-            self._salts = {name: bytes.fromhex(theirs or mine)}
+            # Sites in zones on different local dates use two or three days' salts at
+            # once: keep the last few, not only the last one.
+            salts = dict(self._salts)
+            salts[name] = bytes.fromhex(theirs or mine)
+            self._salts = dict(sorted(salts.items())[-SALT_DAYS_KEPT:])
         return self._salts[name]
 
     def secret(self) -> bytes:

@@ -5,16 +5,18 @@ What is stored, and under which keys, is counter/store.py's business.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable
 
+import hiredis
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -52,6 +54,58 @@ def connect(target: RedisTarget, timeout: float = TIMEOUT):
     return redis.Redis.from_url(target.url, **opts)
 
 
+class ScriptCall:
+    """Call one Lua script on this process's own connections: pack, send, read.
+
+    redis-py's command layer (pool checkout with a poll, retry wrapper,
+    observability hooks, reply callbacks) costs more CPU than the round trip,
+    most of all under gevent. This keeps only what a script call needs. The
+    connections come from the client's own pool, so Sentinel (finding the
+    master, READONLY after a failover), TLS, unix sockets, passwords and
+    timeouts behave as with redis-py; hiredis packs the command and parses
+    the reply. A NOSCRIPT answer (a restarted or failed-over Redis) means
+    nothing ran: the script is loaded on the same connection and called once
+    more. Given a pipeline, the call is queued on it through redis-py.
+    """
+
+    def __init__(self, client: redis.Redis, source: str) -> None:
+        """Remember the pool and the script."""
+        self.pool = client.connection_pool
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.script = client.register_script(source)
+        self.idle: list = []
+
+    def __call__(self, keys: list, args: list, client=None):
+        """Run the script with `keys` and `args`; return its reply."""
+        if client is not None:
+            return self.script(keys, args, client=client)
+        # Taken from the pool once and kept: the pool still closes it with the client.
+        conn = self.idle.pop() if self.idle else self.pool.get_connection()
+        try:
+            # hiredis packs str and int arguments as redis-py would, without its per-argument checks.
+            command = [hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys, *args))]
+            conn.send_packed_command(command, check_health=False)
+            try:
+                reply = conn.read_response()
+            except NoScriptError:
+                conn.send_packed_command(conn.pack_command("SCRIPT", "LOAD", self.source), check_health=False)
+                conn.read_response()
+                conn.send_packed_command(command, check_health=False)
+                reply = conn.read_response()
+        except redis.ResponseError:
+            self.idle.append(conn)  # an error reply: the connection is still in step
+            raise
+        except BaseException:
+            # A failed or interrupted connection may be out of step: the pool
+            # reconnects it (asking Sentinel for the master) before its next use.
+            conn.disconnect()
+            self.pool.release(conn)
+            raise
+        self.idle.append(conn)
+        return reply
+
+
 class Transport:
     """One Redis client per process, opened after a fork, behind a circuit breaker."""
 
@@ -64,7 +118,7 @@ class Transport:
         self.on_open = on_open
         self._pid = None
         self._client = None
-        self._scripts: dict[str, Script] = {}
+        self._scripts: dict[str, Script | ScriptCall] = {}
         self._lock = threading.Lock()
         self._open_until = 0.0
 
@@ -74,7 +128,7 @@ class Transport:
         self.open()
         return self._client
 
-    def script(self, name: str) -> Script:
+    def script(self, name: str) -> Script | ScriptCall:
         """Return this process's handle on the named Lua script."""
         self.open()
         return self._scripts[name]
@@ -95,7 +149,10 @@ class Transport:
                         BREAKER.set(1)
                         REDIS_ERRORS.inc()
                         raise StoreUnavailable(str(exc)) from exc
-                    self._scripts = {n: self._client.register_script(s) for n, s in self.sources.items()}
+                    # A cluster routes each call by its keys' slot: redis-py's own path there.
+                    handle = (self._client.register_script if isinstance(self._client, RedisCluster)
+                              else lambda source: ScriptCall(self._client, source))
+                    self._scripts = {n: handle(s) for n, s in self.sources.items()}
                     if self.on_open:
                         self.on_open()
                     self._pid = os.getpid()

@@ -16,6 +16,7 @@ from .service import MAX_COUNT, Counter
 
 MAX_BODY = 4096
 MAX_PATH = 512
+NOT_TEXT = re.compile("[\x00-\x1f\ud800-\udfff]")  # control characters and lone surrogates
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_TYPES = ("", "application/json", "text/plain")
 
@@ -88,8 +89,7 @@ def check_path(path) -> str | None:
     """Return the optional page path if it is a string of at most 512 characters of text."""
     if path is None:
         return None
-    if (not isinstance(path, str) or len(path) > MAX_PATH
-            or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in path)):
+    if not isinstance(path, str) or len(path) > MAX_PATH or NOT_TEXT.search(path):
         raise ApiError(400, "invalid_path", f"`path` must be a string of at most {MAX_PATH} "
                                             "characters without control characters.")
     return path

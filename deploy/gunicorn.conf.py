@@ -11,10 +11,12 @@ from gevent import monkey
 
 monkey.patch_ssl()
 
+import functools  # noqa: E402
 import glob  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -86,7 +88,34 @@ class Logger(glogging.Logger):
     `counter` logger; with nothing configured Python would print only the
     warnings, without time or process. They go to gunicorn's error log, in its
     format, at its level (info).
+
+    Its access line is the stock one, written more cheaply: the stock logger
+    copies every request header, response header and environ entry into the
+    line's fields and goes through a log record, which bench/load.py measured
+    at a quarter of a no-op request's CPU.
     """
+
+    def access(self, resp, req, environ, request_time):
+        """Write the access line; through logging when the format or the handlers need it."""
+        if not self.access_log_enabled:
+            return None
+        handlers = self.access_log.handlers
+        if (not _lean_format(self.cfg.access_log_format)
+                or not all(type(h) in (logging.StreamHandler, logging.FileHandler) for h in handlers)):
+            return super().access(resp, req, environ, request_time)
+        status = resp.status
+        line = self.cfg.access_log_format % {
+            "m": environ.get("REQUEST_METHOD"),
+            "U": environ.get("PATH_INFO"),
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "B": getattr(resp, "sent", None),
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        } + "\n"
+        for handler in handlers:
+            with handler.lock:
+                handler.stream.write(line)
+                handler.stream.flush()
+        return None
 
     def setup(self, cfg):
         """Set up gunicorn's logs, then send the counter's messages to the error log."""
@@ -98,6 +127,12 @@ class Logger(glogging.Logger):
 
 
 logger_class = Logger
+
+
+@functools.cache
+def _lean_format(fmt: str) -> bool:
+    """Tell whether an access log format uses only method, path, status, bytes and milliseconds."""
+    return set(re.findall(r"%\((\w+)\)", fmt)) <= set("mUsBM")
 
 
 def on_starting(server):

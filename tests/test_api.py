@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from counter.stamps import Stamps
 from tests.helpers import ADMIN, ADMIN_TOKEN, BROWSER_UA, browser, hit, stats
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -132,15 +133,35 @@ def test_stats_never_counts_and_supports_etag(client):
 
 
 def test_without_the_cache_a_hit_through_another_worker_shows_at_once(make_app):
-    reader, writer = browser(make_app()), browser(make_app())
+    reader = browser(make_app(COUNTER_STATS_CACHE_MS="0"))
+    writer = browser(make_app(COUNTER_STATS_CACHE_MS="0"))
     assert stats(reader)["today"] == 0
     hit(writer, visitor=V1)
     assert stats(reader)["today"] == 1
 
 
-def test_the_stats_cache_keeps_other_workers_numbers_for_its_ttl_only(make_app, clock):
+def test_with_the_cache_every_write_through_this_host_shows_at_once(make_app, clock):
+    reader_app = make_app(COUNTER_STATS_CACHE_MS="5000")
+    reader = browser(reader_app)
+    writer = browser(make_app(COUNTER_STATS_CACHE_MS="5000", COUNTER_ADMIN_TOKEN=ADMIN_TOKEN))
+    assert stats(reader)["today"] == 0
+    hit(writer, visitor=V1)
+    assert stats(reader)["today"] == 1
+    writer.post("/api/v1/sites/demo/heartbeat", json={"visitor": V2})
+    writer.post("/api/v1/sites/demo/hits", json={}, headers={"User-Agent": "Googlebot/2.1"})
+    assert stats(reader)["bots_today"] == 1
+    assert writer.put("/api/v1/sites/demo/total", json={"total": 500}, headers=ADMIN).status_code == 200
+    assert stats(reader)["total"] == 500
+    counter = reader_app.extensions["counter"]
+    demo = counter.sites["demo"]
+    assert counter.stats(demo) is counter.stats(demo)  # with nothing written, the cache answers
+
+
+def test_the_stats_cache_keeps_another_hosts_numbers_for_its_ttl_only(make_app, clock):
     reader = browser(make_app(COUNTER_STATS_CACHE_MS="1000"))
-    writer = browser(make_app(COUNTER_STATS_CACHE_MS="1000"))
+    other_host = make_app(COUNTER_STATS_CACHE_MS="1000")
+    other_host.extensions["counter"].stamps = Stamps()  # its workers' stamps are not this host's
+    writer = browser(other_host)
     assert stats(reader)["today"] == 0
     hit(writer, visitor=V1)
     assert stats(reader)["today"] == 0  # within the TTL: this worker's cached read

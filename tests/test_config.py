@@ -14,7 +14,7 @@ def test_defaults():
     assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
-    assert cfg["STATS_CACHE_MS"] == 0
+    assert cfg["STATS_CACHE_MS"] == 500
     assert cfg["MAX_PATHS"] == 10000
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import ADMIN, browser, stats
+from tests.helpers import ADMIN, BROWSER_UA, browser, stats
 from tests.helpers import hit as post_hit
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -157,6 +157,30 @@ def test_unique_today_counts_each_visitor_once(client, clock):
         clock.advance(3000)  # each a new visit
     body = stats(client)
     assert (body["today"], body["unique_today"], body["pageviews_today"]) == (5, 3, 5)
+
+
+def test_sites_on_different_local_dates_keep_both_salts(make_app, clock, monkeypatch):
+    """Hanoi is on the 25th while New York is on the 24th: each day's salt is fetched once."""
+    from counter.clock import local_date
+    from counter.config import Site
+    from counter.service import Counter
+
+    store = make_app().extensions["counter"].store
+    sites = [Site("demo", "Hà Nội", "Asia/Ho_Chi_Minh"), Site("other", "New York", "America/New_York")]
+    assert local_date(clock.now(), sites[0].zone) != local_date(clock.now(), sites[1].zone)
+    counter = Counter(store, {s.id: s for s in sites}, clock, 300)
+    client = store.client
+    real_set, salt_calls = client.set, []
+
+    def counting_set(*args, **kwargs):
+        salt_calls.append(args[0])
+        return real_set(*args, **kwargs)
+
+    monkeypatch.setattr(client, "set", counting_set)
+    for i in range(10):
+        body = counter.hit(sites[i % 2], f"visitor-{i:012d}", None, "203.0.113.9", BROWSER_UA)
+        assert body["counted"] is True
+    assert len(salt_calls) <= 2
 
 
 def set_days(client, visits: dict[str, int]) -> None:

@@ -1,4 +1,5 @@
--- POST /hits with a new visitor on every request.
+-- POST /hits with a new visitor on every request, with what widget.js sends:
+-- a visitor id, a fresh hit id, and the page's path (one of 50).
 -- wrk.format's header table replaces wrk.headers (and with it the -H
 -- User-Agent, which would make every hit a bot's), so add to wrk.headers.
 local n = 0
@@ -28,6 +29,7 @@ end
 
 function request()
   n = n + 1
-  local body = string.format('{"visitor":"bench-%s-%012d"}', prefix, n)
+  local body = string.format('{"visitor":"bench-%s-%012d","hit":"hit-%s-%012d","path":"/tin-tuc/bai-%d"}',
+                             prefix, n, prefix, n, n % 50)
   return wrk.format("POST", nil, nil, body)
 end

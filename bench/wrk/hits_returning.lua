@@ -1,6 +1,12 @@
--- POST /hits from a small set of 100 returning visitors.
+-- POST /hits from a small set of 100 returning visitors, with what widget.js
+-- sends: a visitor id, a fresh hit id, and the page's path (one of 50).
 -- Headers go into wrk.headers: a table given to wrk.format would replace them.
 local n = 0
+
+-- setup runs in the main state: hit ids carry the time, so runs do not repeat them.
+function setup(thread)
+  thread:set("prefix", tostring(os.time()))
+end
 
 function init(args)
   wrk.headers["Content-Type"] = "application/json"
@@ -8,6 +14,8 @@ end
 
 function request()
   n = n + 1
-  local body = string.format('{"visitor":"returning-visitor-%04d"}', n % 100)
+  local body = string.format(
+    '{"visitor":"returning-visitor-%04d","hit":"hit-r%s-%012d","path":"/tin-tuc/bai-%d"}',
+    n % 100, prefix, n, n % 50)
   return wrk.format("POST", nil, nil, body)
 end

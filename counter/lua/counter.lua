@@ -66,6 +66,7 @@
 -- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit,
 -- bot or heartbeat rate, {3, 0, retry_after} over the new-visit rate.
 
+local unpack = unpack or table.unpack  -- Redis has Lua 5.1's; fakeredis's Lua, 5.4's
 local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local today = ARGV[3]
@@ -74,8 +75,8 @@ local window = tonumber(ARGV[6])
 local function sliding(cur_key, old_key, span)
   -- Estimated count over the last `span` ms: the current fixed window plus
   -- the previous one weighted by how much of it still overlaps.
-  local cur = tonumber(redis.call('GET', cur_key) or '0')
-  local old = tonumber(redis.call('GET', old_key) or '0')
+  local counts = redis.call('MGET', cur_key, old_key)
+  local cur, old = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
   local elapsed = (now % span) / span
   return cur + old * (1 - elapsed), math.ceil((span - now % span) / 1000)
 end
@@ -84,6 +85,12 @@ local function peak_of(value)
   if not value then return 0, '' end
   local count, at = string.match(value, '^(%d+)@(%d+)$')
   return tonumber(count), at
+end
+
+-- Lifetimes are set when a key (or, for the minute hash, a minute) is
+-- created, not on every hit: fewer calls, and fewer writes to replicate.
+local function incr_new(key, ttl)
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 
 -- Limits ------------------------------------------------------------------
@@ -110,8 +117,7 @@ end
 local function count_in(offset, ttl)
   -- Count one more in the current window at KEYS[base + offset] of every group.
   for _, g in ipairs(groups) do
-    redis.call('INCR', KEYS[g.base + offset])
-    redis.call('EXPIRE', KEYS[g.base + offset], ttl)
+    incr_new(KEYS[g.base + offset], ttl)
   end
 end
 
@@ -161,14 +167,17 @@ if mode == 'hit' then
     end
     if hit ~= '' then
       redis.call('SADD', KEYS[7], hit)
-      redis.call('EXPIRE', KEYS[7], ARGV[15])
+      if redis.call('SCARD', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[15]) end
     end
     count_in(0, ARGV[17])
     redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
-    redis.call('HINCRBY', KEYS[6], ARGV[11], 1)
-    redis.call('EXPIRE', KEYS[6], ARGV[16])
-    redis.call('PFADD', KEYS[5], visitor)
-    redis.call('EXPIRE', KEYS[5], ARGV[14])
+    if redis.call('HINCRBY', KEYS[6], ARGV[11], 1) == 1 then
+      redis.call('EXPIRE', KEYS[6], ARGV[16])
+    end
+    -- PFADD answers 1 when it created or changed the sketch.
+    if redis.call('PFADD', KEYS[5], visitor) == 1 then
+      redis.call('EXPIRE', KEYS[5], ARGV[14])
+    end
   end
 elseif mode == 'bot' then
   local wait = over_limit(0, 60000, tonumber(ARGV[12]))
@@ -206,7 +215,21 @@ if touched then
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
-local day = redis.call('HMGET', KEYS[3], today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv')
+-- Today's fields and the visits of yesterday and this week's other days, in
+-- one HMGET per month: refs "c<day>" are in this month, "o<day>" in the other.
+local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
+local other_fields, slots = {}, {}
+for ref in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '%S+') do
+  local list = string.sub(ref, 1, 1) == 'c' and fields or other_fields
+  list[#list + 1] = string.sub(ref, 2) .. 'v'
+  slots[#slots + 1] = {list, #list}
+end
+local day = redis.call('HMGET', KEYS[3], unpack(fields))
+local other_day = #other_fields > 0 and redis.call('HMGET', KEYS[4], unpack(other_fields)) or {}
+local function visits_of(slot)
+  local value = (slot[1] == fields and day or other_day)[slot[2]]
+  return tonumber(value or '0')
+end
 
 local peak_today, peak_today_at = peak_of(day[4])
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
@@ -223,15 +246,10 @@ if touched then
   end
 end
 
-local function visits_on(ref)
-  local key = string.sub(ref, 1, 1) == 'c' and KEYS[3] or KEYS[4]
-  return tonumber(redis.call('HGET', key, string.sub(ref, 2) .. 'v') or '0')
-end
-
 local today_visits = tonumber(day[1] or '0')
 local week = today_visits
-for ref in string.gmatch(ARGV[5], '%S+') do
-  week = week + visits_on(ref)
+for i = 2, #slots do  -- slots[1] is yesterday
+  week = week + visits_of(slots[i])
 end
 
 -- Last week and last month ---------------------------------------------------
@@ -297,7 +315,7 @@ return {
   status, new_visit,
   all[1] or '0',
   today_visits,
-  visits_on(ARGV[4]),
+  visits_of(slots[1]),
   week,
   day[5] or '0',
   online,

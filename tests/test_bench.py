@@ -1,0 +1,45 @@
+"""The benchmark's smoke run: it must keep producing its table (speeds are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REQUIRE_REDIS, require_redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.redis
+def test_smoke_run_produces_every_figure(tmp_path):
+    """bench/load.py --smoke starts every server, runs every load and reports a number for each."""
+    require_redis_server()
+    if shutil.which("wrk") is None:
+        if REQUIRE_REDIS:
+            pytest.fail("wrk is required for the bench smoke run (COUNTER_REQUIRE_REDIS=1)")
+        pytest.skip("wrk is not installed")
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "bench/load.py", "--smoke", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    figures = json.loads(out.read_text())
+    loads = figures["loads"]
+    assert set(loads) == {"noop-sync", "noop-gevent", "trivial-sync", "trivial-gevent",
+                          "healthz", "hits_new", "hits_returning", "stats"}
+    for row in loads.values():
+        assert row["rps"] > 0 and row["p99_ms"] > 0
+    for key, against in (("healthz", "noop"), ("hits_new", "trivial"),
+                         ("hits_returning", "trivial"), ("stats", "trivial")):
+        assert loads[key]["against"] == against and loads[key]["ratio"] > 0
+    assert loads["hits_new"]["script_us"] > 0 and loads["hits_returning"]["script_us"] > 0
+    assert set(figures["best_class"].values()) <= {"sync", "gevent"}
+    assert figures["paced_rps"] > 0 and figures["paced_p99_ms"] > 0
+    assert figures["visit_set"] >= 2_000
+    assert figures["bytes_per_visitor"] > 0 and figures["bytes_per_day"] > 0
+    for line in ("our POST hits, new visitors", "our GET stats", "target", "bytes per active visitor"):
+        assert line in done.stdout
