@@ -237,7 +237,7 @@ def from_env(env: dict) -> dict:
         "METRICS_TOKEN": check(_token, env, "COUNTER_METRICS_TOKEN"),
         "KEY_PREFIX": prefix,
         # Distinct pages kept per site; the bound on what made-up paths can cost.
-        "MAX_PATHS": _int(env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
+        "MAX_PATHS": check(_int, env, "COUNTER_MAX_PATHS", 10000, 1, 1_000_000),
         # At most the 5 s that the stats' Cache-Control allows anyway; every write
         # through this host shows at once (counter/stamps.py).
         "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),

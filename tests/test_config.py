@@ -68,15 +68,16 @@ def test_bad_sites_file_names_the_variable(tmp_path):
 def test_every_bad_variable_is_named_in_one_message():
     env = {"COUNTER_TIMEZONE": "Hanoi", "COUNTER_RATE_LIMIT": "lots", "COUNTER_SITES": "Bad",
            "COUNTER_KEY_PREFIX": "a b", "REDIS_URL": "http://x", "COUNTER_ADMIN_TOKEN": "short-secret",
-           "COUNTER_METRICS_TOKEN": "tiny", "COUNTER_STATS_CACHE_MS": "9999"}
+           "COUNTER_METRICS_TOKEN": "tiny", "COUNTER_STATS_CACHE_MS": "9999", "COUNTER_MAX_PATHS": "0"}
     with pytest.raises(ConfigErrors) as caught:
         from_env(env)
     message = str(caught.value)
     assert "\n" not in message
     for name in ("COUNTER_TIMEZONE", "COUNTER_RATE_LIMIT", "COUNTER_SITES", "COUNTER_KEY_PREFIX",
-                 "REDIS_URL", "COUNTER_ADMIN_TOKEN", "COUNTER_METRICS_TOKEN", "COUNTER_STATS_CACHE_MS"):
+                 "REDIS_URL", "COUNTER_ADMIN_TOKEN", "COUNTER_METRICS_TOKEN", "COUNTER_STATS_CACHE_MS",
+                 "COUNTER_MAX_PATHS"):
         assert name in message
-    assert len(caught.value.problems) == 8
+    assert len(caught.value.problems) == 9
     # A refused token is never repeated in the message.
     assert "short-secret" not in message and "tiny" not in message
 

@@ -57,6 +57,12 @@ def test_requirements_txt_alone_serves_with_deploy(tmp_path, real_redis):
                     "-r", str(ROOT / "requirements.txt")], check=True, timeout=600)
     installed = subprocess.run([str(venv / "bin" / "pip"), "freeze"], capture_output=True, text=True).stdout
     assert "pytest" not in installed and "playwright" not in installed
+    # Every package installed is pinned there, its dependencies too: nothing floats.
+    pinned = {line.split("==")[0].lower().replace("_", "-").replace(".", "-"): line.split("==")[1]
+              for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line}
+    for line in installed.splitlines():
+        name, version = line.split("==")
+        assert pinned.get(name.lower().replace("_", "-").replace(".", "-")) == version, line
     # Run as under the unit: $HOME out of reach (ProtectHome=true), no
     # XDG_RUNTIME_DIR, a RuntimeDirectory for the metrics, heartbeats and control socket.
     run = tmp_path / "run"
