@@ -13,7 +13,7 @@ from .clock import SystemClock
 from .config import ConfigError, from_env
 from .fastjson import FastJSONProvider
 from .service import Counter
-from .store import Store
+from .store import TIMEOUT, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ def init_counter(app: Flask) -> None:
     url = cfg["REDIS_URL"] or embedded.start(cfg["DATA_DIR"])
     store = Store(url, prefix=cfg["KEY_PREFIX"], online_window=cfg["ONLINE_WINDOW"],
                   visit_timeout=cfg["VISIT_TIMEOUT"], rate_limit=cfg["RATE_LIMIT"],
-                  new_visit_limit=cfg["NEW_VISIT_LIMIT"], max_paths=cfg["MAX_PATHS"])
+                  new_visit_limit=cfg["NEW_VISIT_LIMIT"], max_paths=cfg["MAX_PATHS"],
+                  timeout=cfg.get("REDIS_TIMEOUT", TIMEOUT))
     policy = store.eviction_policy()
     if policy not in (None, "noeviction"):
         # Evicting keys would drop totals, history or the sets that stop double counting.

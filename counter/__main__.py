@@ -25,6 +25,9 @@ from .service import MAX_COUNT, BadRange
 from .store import StoreUnavailable
 
 BATCH = 1000  # days per pipeline when importing
+# Seconds for a Redis reply. The service's 0.5 s keeps a page view fast; a
+# batch tool waits longer rather than give up on a pipeline of 1,000 days.
+REDIS_TIMEOUT = 5.0
 _sleep = time.sleep  # the watch loop's pause, replaced in tests
 
 
@@ -80,7 +83,7 @@ def _counter():
     from . import create_app
 
     try:
-        return create_app({"REDIS_URL": url}).extensions["counter"]
+        return create_app({"REDIS_URL": url, "REDIS_TIMEOUT": REDIS_TIMEOUT}).extensions["counter"]
     except ConfigError as exc:
         raise Failure(str(exc), 2) from None
 

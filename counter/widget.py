@@ -148,7 +148,10 @@ def widget_settings(site_id: str):
     try:
         check_origin(site)
     except ApiError as exc:
-        refused = {"code": exc.code, "message": exc.message}
+        # Say what to fix: the site's origins are public anyway (the embed's frame-ancestors).
+        hint = (f" This page is at {request.headers.get('Origin', '')[:200]}; the site takes "
+                f"{', '.join(site.origins)} (`origins` in the sites file).")
+        refused = {"code": exc.code, "message": exc.message + hint}
     response = jsonify(site=site.id, lang=options.lang, fields=options.fields, theme=options.theme,
                        title=options.title, refused=refused)
     # A refusal is not cached, so the page works as soon as the sites file is fixed.

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 import urllib.request
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -348,7 +348,8 @@ def wait_for(page, check, what: str) -> None:
     ('<div id="a" data-visit-counter="demo" data-lang="fr"></div>', "`lang` must be vi or en, not 'fr'."),
     ('<div id="a" data-visit-counter="demo" data-fields="total,visits"></div>', "'visits' is not one"),
     ('<div id="a" data-visit-counter="demo" data-theme="pink"></div>', "`theme` must be light, dark or auto"),
-    ('<div id="a" data-visit-counter="locked"></div>', "origin"),
+    ('<div id="a" data-visit-counter="locked"></div>', "origin may not write to this site. This page is at "
+     "http://127.0.0.1:"),
 ])
 def test_a_refused_widget_warns_once_with_the_services_message_and_never_retries(
         page, service, portal, body, message):
@@ -498,6 +499,32 @@ def test_page_and_last_period_rows(page, service, portal, clock):
     page.goto(f"{portal}/articles/two")
     wait_numbers(page)
     assert widget_text(page, "#a") == [("Lượt xem trang", "1")]
+    assert page.errors == [] and page.failed == []
+
+
+def test_the_page_row_counts_the_normalised_page_once_per_load(page, service, portal, clock):
+    """Two widgets on one article: one page view, under the page's normal form, shown by both."""
+    counter_ = service.app.extensions["counter"]
+    demo = counter_.sites["demo"]
+    assert counter_.today(demo) == date(2026, 11, 25)  # a Wednesday
+    counter_.set_day(demo, date(2026, 11, 22), 5, None)  # last Sunday: last week
+    counter_.set_day(demo, date(2026, 11, 15), 7, None)  # the Sunday before: not
+    counter_.set_day(demo, date(2026, 10, 31), 1234, None)  # last month
+    serve("/tin-tuc/bai-1/", '<div id="a" data-visit-counter="demo" data-fields="page,last_week,last_month">'
+          '</div><div id="b" data-visit-counter="demo" data-lang="en" data-fields="last_month,page"></div>',
+          service)
+    page.goto(f"{portal}/tin-tuc/bai-1/#comments")
+    wait_numbers(page, "#a")
+    wait_numbers(page, "#b")
+    assert widget_text(page, "#a") == [("Lượt xem trang", "1"), ("Tuần trước", "5"), ("Tháng trước", "1.234")]
+    assert widget_text(page, "#b") == [("Last month", "1,234"), ("Page views", "1")]
+    clock.advance(60)
+    page.reload()
+    wait_numbers(page, "#a")
+    assert widget_text(page, "#a")[0] == ("Lượt xem trang", "2")
+    with urllib.request.urlopen(f"{service.url}/api/v1/sites/demo/pages?period=today") as r:
+        assert json.load(r)["pages"] == [{"path": "/tin-tuc/bai-1", "pageviews": 2}]
+    assert stats(service)["pageviews_today"] == 2  # one page view per load, whatever the rows
     assert page.errors == [] and page.failed == []
 
 

@@ -15,7 +15,7 @@ def web(make_app, tmp_path):
     """Return a browser-like client of a service with two sites in two languages."""
     sites = tmp_path / "sites.toml"
     sites.write_text('[ninhbinh]\nname = "Công an tỉnh Ninh Bình"\n'
-                     '[news]\nname = "<b>News</b>"\nlang = "en"\n')
+                     '[news]\nname = "<b>News</b>"\nlang = "en"\norigins = ["https://news.example"]\n')
     app = make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="")
     c = app.test_client()
     c.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="198.51.100.7")
@@ -43,6 +43,7 @@ def test_start_page_lists_every_site_with_numbers_dashboard_and_snippet(web, cou
     assert ('<div data-visit-counter="ninhbinh" data-lang="vi"></div>\n'
             '<script async src="http://localhost/widget.js"></script>') in text
     assert '<div data-visit-counter="news" data-lang="en"></div>' in text
+    assert "Counts only on pages at https://news.example" in text
 
 
 def test_start_page_has_the_dashboards_csp_and_no_inline_script(web):

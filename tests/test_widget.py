@@ -147,7 +147,10 @@ def test_widget_settings_explain_a_refused_origin_that_the_hit_cannot(web, redis
     hit = web.post("/api/v1/sites/evil/hits", data="{}", content_type="text/plain", headers=headers)
     assert hit.status_code == 403
     error = hit.get_json()["error"]
-    assert settings.get_json()["refused"] == {"code": error["code"], "message": error["message"]}
+    refused = settings.get_json()["refused"]
+    assert refused["code"] == error["code"] == "origin_not_allowed"
+    assert refused["message"] == (f"{error['message']} This page is at https://www.evil.example; "
+                                  "the site takes https://evil.example (`origins` in the sites file).")
     assert redis.dbsize() == 0
 
 
