@@ -9,6 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from counter import create_app
 from tests.helpers import ADMIN, ADMIN_TOKEN, BROWSER_UA, flush, settings
@@ -52,6 +53,9 @@ def test_every_call_keeps_its_promises(api_schema, operation_id, mode):
     headers = {"User-Agent": BROWSER_UA}
     if operation.method.upper() == "PUT":  # reach past the token to the input checks
         headers.update(ADMIN)
+    # A JSON schema cannot say "not in the future", so a schema-valid future date for
+    # setDay is refused (400 invalid_date) by design; every other check still applies.
+    excluded = [positive_data_acceptance] if operation_id == "setDay" else []
     calls = []
 
     @hyp_settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
@@ -59,7 +63,7 @@ def test_every_call_keeps_its_promises(api_schema, operation_id, mode):
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case):
         calls.append(1)
-        case.call_and_validate(headers=headers)
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
 
     check()
     print(f"{operation_id} {mode.value}: {len(calls)} cases")
