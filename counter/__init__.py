@@ -27,6 +27,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.json = FastJSONProvider(app)  # unsorted keys, UTF-8 as is
     app.url_map.strict_slashes = False
+    # No redirect for "//": werkzeug's would be absolute, naming whatever Host the client sent.
+    app.url_map.merge_slashes = False
 
     init_counter(app)
     errors.init_app(app)

@@ -133,7 +133,7 @@ def page_views(site_id: str):
 @bp.get("/sites")
 def sites():
     """List every site with its live numbers."""
-    return jsonify(sites=counter().overview())
+    return jsonify(sites=counter().overview(private=auth.holds_admin_token()))
 
 
 @bp.put("/sites/<site_id>/total")

@@ -32,6 +32,7 @@ class Site:
     timezone: str
     lang: str = "vi"
     origins: tuple[str, ...] = field(default_factory=tuple)
+    public: bool = True  # False: dashboard, daily, pages, online and its listing need the admin token
 
     @property
     def zone(self) -> ZoneInfo:
@@ -159,20 +160,22 @@ def _site(name: str, site_id: str, spec, default_zone: str, problems: list[str])
             close = difflib.get_close_matches(key, SITE_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{name}: [{site_id}] unknown key {key!r}{hint}; known: {', '.join(SITE_KEYS)}")
-    if not isinstance(spec.get("public", True), bool):
-        raise ConfigError(f"{name}: [{site_id}] public must be true or false")
     origins = spec.get("origins", [])
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ConfigError(f"{name}: [{site_id}] origins must be a list of strings")
     lang = spec.get("lang", "vi")
     if lang not in LANGS:
         raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
+    public = spec.get("public", True)
+    if not isinstance(public, bool):
+        raise ConfigError(f"{name}: [{site_id}] public must be true or false")
     return Site(
         id=site_id,
         name=str(spec.get("name", site_id)),
         timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
         lang=lang,
         origins=tuple(o.rstrip("/") for o in origins),
+        public=public,
     )
 
 

@@ -6,13 +6,16 @@ to browsers.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, request
 
 from .web import counter
 
 API_HEADERS = (
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Content-Type, If-None-Match"),
+    # Authorization: a private site's reads take the admin token.
+    ("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match"),
     ("Access-Control-Expose-Headers", "ETag, Retry-After"),
     ("Access-Control-Max-Age", "86400"),
     ("Vary", "Origin"),
@@ -30,13 +33,15 @@ def add_headers(response):
     headers["X-Content-Type-Options"] = "nosniff"
     if request.path.startswith("/api/"):
         # Added, not set: no view sets these, and this runs on the busiest path.
-        headers.add("Access-Control-Allow-Origin", allowed_origin())
+        allowed = allowed_origin()
+        if allowed is not None:  # a refused origin is told nothing, not even "null"
+            headers.add("Access-Control-Allow-Origin", allowed)
         headers.extend(API_HEADERS)
     return response
 
 
-def allowed_origin() -> str:
-    """Return the Access-Control-Allow-Origin for this request.
+def allowed_origin() -> str | None:
+    """Return the Access-Control-Allow-Origin for this request; None for a refused origin.
 
     Reads are open to every page. A write is allowed to the site's own
     origins when it lists any; the handler has already refused the others.
@@ -51,4 +56,23 @@ def allowed_origin() -> str:
     site = counter().sites.get(site_id) if site_id else None
     if site is None or not site.origins or not origin:
         return "*"
-    return origin if site.allows(origin) else "null"
+    return origin if site.allows(origin) else None
+
+
+def page_origin() -> str | None:
+    """Return the origin of the page a request comes from: its Origin, else its Referer's.
+
+    None when the request names neither; "null" when its Referer is not a URL
+    with a host, which no site lists.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin
+    referer = request.headers.get("Referer")
+    if referer is None:
+        return None
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return "null"
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, render_template, request
 
+from . import auth
 from .errors import ApiError
 from .store import StoreUnavailable
 from .web import counter, find_site
@@ -88,7 +89,7 @@ def page(html: str, status: int = 200) -> Response:
 def index():
     """List every site with its live numbers."""
     try:
-        rows, status = counter().overview(), 200
+        rows, status = counter().overview(private=auth.holds_admin_token()), 200
     except StoreUnavailable:
         rows, status = None, 503
     return page(render_template("dashboard_index.html", rows=rows, sites=counter().sites), status)

@@ -75,7 +75,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RateLimited)
     def rate_limited(exc: RateLimited):
         """Tell a client over a limit when to come back."""
-        what = "new visits" if exc.new_visits else "hits"
+        what = "new visits" if exc.new_visits else "requests"
         return error_response(429, "rate_limited", f"Too many {what} from this address; try again later.",
                               {"Retry-After": str(exc.retry_after)})
 

@@ -55,6 +55,9 @@ def _errors(*statuses: int) -> dict:
 SITE_PARAM = {"name": "site", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}}
 ADMIN = [{"bearer": []}]
+# Public sites need nothing; a private site (public = false) needs the admin token, either way.
+READER = [{}, {"bearer": []}, {"basic": []}]
+PRIVATE = "For a private site (public = false in the sites file) the admin token is needed."
 
 
 # A comma-separated list of the block's fields, spaces and empty items allowed, as the service
@@ -82,7 +85,9 @@ def spec() -> dict:
         "paths": {
             "/api/v1/sites": {"get": {
                 "operationId": "listSites", "summary": "Every site with its live numbers",
-                "responses": {"200": _json(_ref("Sites"), "The sites"), **_errors(503)},
+                "description": "Private sites are listed only to a holder of the admin token.",
+                "security": READER,
+                "responses": {"200": _json(_ref("Sites"), "The sites"), **_errors(429, 503)},
             }},
             "/api/v1/sites/{site}/hits": {"post": {
                 "operationId": "recordHit", "summary": "Record a page view",
@@ -96,7 +101,7 @@ def spec() -> dict:
                 "parameters": [SITE_PARAM],
                 "requestBody": {"required": False, "content": beacon},
                 "responses": {"200": _json(_ref("Stats"), "The stats"),
-                              **_errors(400, 403, 404, 413, 415, 503)},
+                              **_errors(400, 403, 404, 413, 415, 429, 503)},
             }},
             "/api/v1/sites/{site}/stats": {"get": {
                 "operationId": "getStats", "summary": "The stats object; never counts",
@@ -116,12 +121,15 @@ def spec() -> dict:
                 "responses": {"200": {"description": "One row per day", "content": {
                     "application/json": {"schema": _ref("Daily")},
                     "text/csv": {"schema": {"type": "string"}},
-                }}, **_errors(400, 404, 503)},
+                }}, **_errors(400, 401, 404, 429, 503)},
+                "description": PRIVATE, "security": READER,
             }},
             "/api/v1/sites/{site}/online": {"get": {
                 "operationId": "getOnline", "summary": "Online now and page views per minute",
                 "parameters": [SITE_PARAM],
-                "responses": {"200": _json(_ref("Online"), "Live numbers"), **_errors(400, 404, 503)},
+                "description": PRIVATE, "security": READER,
+                "responses": {"200": _json(_ref("Online"), "Live numbers"),
+                              **_errors(400, 401, 404, 429, 503)},
             }},
             "/api/v1/sites/{site}/pages": {"get": {
                 "operationId": "getPages", "summary": "The most viewed pages of a period, JSON or CSV",
@@ -192,7 +200,9 @@ def spec() -> dict:
             }},
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "basic": {"type": "http", "scheme": "basic",
+                                          "description": "any user name; the admin token as password"}},
             "responses": {f"E{s}": _json(_ref("Error"), text) for s, text in ERRORS.items()},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {

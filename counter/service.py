@@ -101,7 +101,8 @@ class Counter:
         """Return daily rows from `start` to `end`, defaulting to the last 30 days."""
         today = self.today(site)
         end = end or (today if start is None else max(today, start))
-        start = start or end - timedelta(days=29)
+        # Thirty days back, or fewer near the calendar's start (no date before 0001-01-01).
+        start = start or end - timedelta(days=min(29, (end - date.min).days))
         if start > end:
             raise BadRange("invalid_range", "`from` must not be after `to`.")
         if (end - start).days + 1 > MAX_DAYS:
@@ -132,10 +133,12 @@ class Counter:
         views, today = self.store.page_views(site.id, site.zone, self.clock.now(), page)
         return {"site": site.id, "path": page, "pageviews": views, "today": today}
 
-    def overview(self) -> list[dict]:
-        """Return total, today and online of every site."""
+    def overview(self, private: bool = True) -> list[dict]:
+        """Return total, today and online of every site (of the public ones only, unless `private`)."""
         rows = []
         for site in self.sites.values():
+            if not (site.public or private):
+                continue
             s = self.stats(site)
             rows.append({"site": site.id, "name": site.name, "total": s["total"],
                          "today": s["today"], "online": s["online"]})
@@ -153,24 +156,25 @@ class Counter:
         now = self.clock.now()
         page = normalise(path) if path is not None else ""
         try:
+            client, network = self._client(ip)
             if privacy.is_bot(user_agent):
-                counts = self.store.bot(site.id, site.zone, now, page)
+                counts = self._limited(self.store.bot(site.id, site.zone, now, client, page, network))
                 HIT_RESULTS.labels(site.id, "bot").inc()
                 return self._with_page(dict(self._remember(site, counts, now), counted=False,
                                             new_visit=False), page, counts)
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
             hit_key = privacy.hit_hash(site.id, hit) if hit else ""
-            counts = self.store.hit(site.id, site.zone, now, member,
-                                    privacy.client_hash(salt, ip), hit_key, page)
+            counts = self._limited(self.store.hit(site.id, site.zone, now, member, client,
+                                                  hit_key, page, network))
         except StoreUnavailable:
             HIT_RESULTS.labels(site.id, "error").inc()
             raise
+        except RateLimited:
+            HIT_RESULTS.labels(site.id, "rate_limited").inc()
+            raise
         finally:
             self.stamps.bump(site.id)  # even a write that failed may have been applied
-        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
-            HIT_RESULTS.labels(site.id, "rate_limited").inc()
-            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
         HIT_RESULTS.labels(site.id, "counted" if counts.status == Status.OK else "duplicate").inc()
         return self._with_page(dict(self._remember(site, counts, now), counted=counts.status == Status.OK,
                                     new_visit=counts.new_visit), page, counts)
@@ -183,14 +187,16 @@ class Counter:
         return body
 
     def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
-        """Keep a visitor online; bots change nothing."""
+        """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit."""
         now = self.clock.now()
+        client, network = self._client(ip)
         if privacy.is_bot(user_agent):
-            return self.stats(site)
-        salt = self.store.salt(local_date(now, site.zone))
-        member = self._member(site, visitor, ip, user_agent, salt)
+            member = ""
+        else:
+            salt = self.store.salt(local_date(now, site.zone))
+            member = self._member(site, visitor, ip, user_agent, salt)
         try:
-            counts = self.store.heartbeat(site.id, site.zone, now, member)
+            counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client, network))
         finally:
             self.stamps.bump(site.id)
         return self._remember(site, counts, now)
@@ -218,6 +224,18 @@ class Counter:
         self.stamps.bump(site.id)
         with self._lock:
             self._last.pop(site.id, None)
+
+    def _client(self, ip: str) -> tuple[str, str]:
+        """Return the keyed hashes that a client's limits are kept under: its own and its network's."""
+        secret = self.store.secret()
+        return privacy.client_hash(secret, ip), privacy.network_hash(secret, ip)
+
+    @staticmethod
+    def _limited(counts: Counts) -> Counts:
+        """Raise RateLimited when the script refused a request over a limit."""
+        if counts.status in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
+            raise RateLimited(counts.retry_after, counts.status == Status.NEW_VISIT_LIMITED)
+        return counts
 
     @staticmethod
     def _member(site: Site, visitor: str | None, ip: str, user_agent: str, salt: bytes) -> str:

@@ -32,7 +32,10 @@ MINUTES = "{prefix}:{{{site}}}:min:{hour}"
 HITS = "{prefix}:{{{site}}}:hits:{day}"
 RATE = "{prefix}:{{{site}}}:rl:{client}:{minute}"
 NEW_VISITS = "{prefix}:{{{site}}}:nv:{client}:{hour}"
+BEATS = "{prefix}:{{{site}}}:hb:{client}:{minute}"
+KEEP = "{prefix}:{{{site}}}:keep:{client}"
 SALT = "{prefix}:salt:{day}"
+SECRET = "{prefix}:secret"
 PAGES_ALL = "{prefix}:{{{site}}}:p:all"
 PAGES_MONTH = "{prefix}:{{{site}}}:p:m:{month}"
 PAGES_DAY = "{prefix}:{{{site}}}:p:d:{day}"
@@ -55,6 +58,9 @@ SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
 TOP_PAGES = resources.files("counter").joinpath("lua/pages.lua").read_text()
 OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page starts with "("
 
+# An IPv6 /48 network gets this many times each limit of one of its /64 clients.
+NETWORK_SHARE = 8
+KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window after a write
 
 
 class Status(IntEnum):
@@ -177,6 +183,7 @@ class Store:
         self.new_visit_limit = new_visit_limit
         self.max_paths = max_paths
         self._salts: dict[str, bytes] = {}
+        self._secret: bytes | None = None
         self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY,
                                               "pages": TOP_PAGES}, on_open=self._forget_salts)
         self._call = self.redis.call
@@ -222,34 +229,45 @@ class Store:
         fields["new_visit"] = bool(fields["new_visit"])
         return Counts(**fields)
 
-    def _write_keys(self, site: str, now: float, client: str) -> list[str]:
-        """Return the keys that a hit may write, beyond the read set."""
+    def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
+        """Return the keys that a hit, heartbeat or bot may write, beyond the read set."""
         minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
-        return [
+        keys = [
             self.key(MINUTES, site, hour=hour),
             self.key(HITS, site, day=day),
             self.key(HITS, site, day=day - 1),
-            self.key(RATE, site, client=client, minute=minute),
-            self.key(RATE, site, client=client, minute=minute - 1),
-            self.key(NEW_VISITS, site, client=client, hour=hour),
-            self.key(NEW_VISITS, site, client=client, hour=hour - 1),
         ]
+        # The client's limit keys, then its network's (the client's again, unused, without one).
+        for who in (client, network or client):
+            keys += [
+                self.key(RATE, site, client=who, minute=minute),
+                self.key(RATE, site, client=who, minute=minute - 1),
+                self.key(NEW_VISITS, site, client=who, hour=hour),
+                self.key(NEW_VISITS, site, client=who, hour=hour - 1),
+                self.key(BEATS, site, client=who, minute=minute),
+                self.key(BEATS, site, client=who, minute=minute - 1),
+                self.key(KEEP, site, client=who),
+            ]
+        return keys
 
     def _seen_args(self, visitor: str) -> list:
         """Return the arguments that a hit and a heartbeat share: visit timeout, visitor, `seen` lifetime."""
         return [self.visit_timeout * 1000, visitor, (self.visit_timeout + SEEN_GRACE) * 1000]
 
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-                  client: str, hit: str = "", page: str = "") -> tuple[list, list]:
-        """Return the script's keys and arguments for a page view."""
+                  client: str, hit: str = "", page: str = "", network: str = "",
+                  mode: str = "hit") -> tuple[list, list]:
+        """Return the script's keys and arguments for a page view, heartbeat or bot."""
         args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
-                self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL]
-        return self._script_args("hit", site, zone, now, (self._write_keys(site, now, client), args), page)
+                self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL,
+                NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000]
+        return self._script_args(mode, site, zone, now,
+                                 (self._write_keys(site, now, client, network), args), page)
 
     def hit(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-            client: str, hit: str = "", page: str = "") -> Counts:
-        """Record a page view by `visitor` (a hash) from `client` (a hash), of `page` when given."""
-        return self._run(*self._hit_args(site, zone, now, visitor, client, hit, page))
+            client: str, hit: str = "", page: str = "", network: str = "") -> Counts:
+        """Record a page view by `visitor` from `client` in `network` (hashes), of `page` when given."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, hit, page, network))
 
     def hit_many(self, site: str, zone: ZoneInfo, views, batch: int = 1000) -> int:
         """Record (time, visitor, client, hit) page views in pipelines; return how many counted.
@@ -265,13 +283,15 @@ class Store:
                 counted += sum(r[0] == Status.OK for r in self._call(pipe.execute))
         return counted + sum(r[0] == Status.OK for r in self._call(pipe.execute))
 
-    def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str) -> Counts:
-        """Keep `visitor` online without counting anything."""
-        return self._run(*self._script_args("beat", site, zone, now, ([], self._seen_args(visitor))))
+    def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str,
+                  client: str, network: str = "") -> Counts:
+        """Keep `visitor` online without counting anything ("": a bot's, only limited)."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, "", "", network, "beat"))
 
-    def bot(self, site: str, zone: ZoneInfo, now: float, page: str = "") -> Counts:
-        """Tally a bot's request for today; read `page`'s numbers when given."""
-        return self._run(*self._script_args("bot", site, zone, now, page=page))
+    def bot(self, site: str, zone: ZoneInfo, now: float, client: str, page: str = "",
+            network: str = "") -> Counts:
+        """Tally a bot's request for today within its client's hit limit; read `page`'s numbers if given."""
+        return self._run(*self._hit_args(site, zone, now, "", client, "", page, network, "bot"))
 
     def read(self, site: str, zone: ZoneInfo, now: float, page: str = "") -> Counts:
         """Return the counts of `site` (and of `page` when given) without changing anything."""
@@ -415,6 +435,19 @@ class Store:
             salts[name] = bytes.fromhex(theirs or mine)
             self._salts = dict(sorted(salts.items())[-SALT_DAYS_KEPT:])
         return self._salts[name]
+
+    def secret(self) -> bytes:
+        """Return the service's random key for client hashes, creating it once for everybody.
+
+        Unlike the daily salt it does not rotate, so a client's limits hold
+        across midnight; the keys it names expire within two hours.
+        """
+        if self._secret is None:
+            mine = secrets.token_hex(32)
+            theirs = self._call(lambda: self.client.set(SECRET.format(prefix=self.prefix), mine,
+                                                        nx=True, get=True))
+            self._secret = bytes.fromhex(theirs or mine)
+        return self._secret
 
     def ping(self) -> bool:
         """Return whether Redis answers."""

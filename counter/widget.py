@@ -9,6 +9,7 @@ from importlib import resources
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from .cors import page_origin
 from .errors import ApiError
 from .service import RateLimited
 from .store import StoreUnavailable
@@ -100,10 +101,13 @@ def block_rows(stats: dict | None, options: Options) -> list[tuple[str, str, str
 
 
 def count_or_read(site) -> tuple[dict | None, int]:
-    """Count a page view (of `path` when given) when `?count=1`, else read; never fail the picture."""
+    """Count a page view (of `path` when given) when `?count=1` from one of the site's pages, else read.
+
+    Never fails the picture.
+    """
     path = request.args.get("path")
     try:
-        if request.args.get("count") == "1":
+        if request.args.get("count") == "1" and site.allows(page_origin()):
             ip, agent = client()
             try:
                 return counter().hit(site, None, None, ip, agent, path), 200

@@ -93,7 +93,7 @@ def test_cors_reads_are_open_and_writes_only_for_allowed_origins(make_app, tmp_p
     assert pre.headers["Access-Control-Allow-Origin"] == "https://portal.gov.vn"
     bad_pre = c.options("/api/v1/sites/demo/hits", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-    assert bad_pre.headers["Access-Control-Allow-Origin"] != "https://evil.example"
+    assert "Access-Control-Allow-Origin" not in bad_pre.headers  # not even "null"
     assert "Access-Control-Allow-Credentials" not in bad_pre.headers
     anywhere = c.post("/api/v1/sites/open/hits", headers={"Origin": "https://anything.example"})
     assert anywhere.status_code == 200

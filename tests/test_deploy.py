@@ -336,7 +336,7 @@ def test_redis_conf_starts_durable_and_noeviction(tmp_path):
         assert config["maxmemory-policy"] == "noeviction"
         assert client.set("k", "v") and client.get("k") == "v"
     finally:
-        node.stop()
+        node.stop(kill=True)
 
 
 @pytest.mark.redis
@@ -378,10 +378,12 @@ def test_sentinel_setup_as_the_readme_describes(tmp_path, gunicorn_on):
         assert status == 200 and json.loads(body)["counted"] is True
         assert client.dbsize() > 0
     finally:
-        sentinel.terminate()
+        # SIGKILL: a replica that has just synced refuses SIGTERM while it
+        # writes its first AOF ("Writing initial AOF, can't exit").
+        sentinel.kill()
         sentinel.wait(timeout=10)
-        replica.stop()
-        master.stop()
+        replica.stop(kill=True)
+        master.stop(kill=True)
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

@@ -176,10 +176,10 @@ def check_against_model(store: Store, ops: list) -> None:
             if page:
                 assert (counts.page_views, counts.page_today) == model.page_numbers(page, t)
         elif op == "beat":
-            store.heartbeat("demo", ZONE, t, f"v{a}")
+            store.heartbeat("demo", ZONE, t, f"v{a}", "client")
             model.heartbeat(f"v{a}", t)
         else:
-            counts = store.bot("demo", ZONE, t, page)
+            counts = store.bot("demo", ZONE, t, "client", page)
             model.bots[model.day(t)] += 1
             if page:
                 assert (counts.page_views, counts.page_today) == model.page_numbers(page, t)

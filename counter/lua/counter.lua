@@ -9,14 +9,20 @@
 --                    mv, the month's visits (kept by this script and set_day.lua)
 -- KEYS[4]  other     hash of the previous month (yesterday and week days in it)
 -- KEYS[5]  uniq      HyperLogLog of today's visitors
--- hit only:
+-- hit, beat and bot (a beat or a bot does not touch KEYS[6..8]):
 -- KEYS[6]  minute    hash of page views per minute in the current UTC hour
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
--- KEYS[9]  rl        accepted hits of this client in the current minute
+-- see the block "Limits": the client's keys, then its network's (the same
+-- seven, used only when ARGV[19] > 0):
+-- KEYS[9]  rl        accepted hits and bots of this client in the current minute
 -- KEYS[10] rl_old    the same for the previous minute
 -- KEYS[11] nv        new visits of this client in the current hour
 -- KEYS[12] nv_old    the same for the previous hour
+-- KEYS[13] hb        heartbeats of this client in the current minute
+-- KEYS[14] hb_old    the same for the previous minute
+-- KEYS[15] keep      zset: visitor hash -> ms it was last kept online by this client
+-- KEYS[16..22]       the same seven for the client's network (IPv6 /48)
 --
 -- ARGV[1]  mode: read | hit | beat | bot
 -- ARGV[2]  now, ms since the epoch (the service's clock, not Redis's)
@@ -24,16 +30,18 @@
 -- ARGV[4]  yesterday: "c<day>" in the current month or "o<day>" in the other
 -- ARGV[5]  the other days of this ISO week, same notation, space separated
 -- ARGV[6]  online window, ms
--- hit and beat:
+-- hit, beat and bot:
 -- ARGV[7]  visit timeout, ms
--- ARGV[8]  visitor hash
+-- ARGV[8]  visitor hash ("" for a bot's heartbeat: limited, keeps nobody online)
 -- ARGV[9]  lifetime of `seen` after a write, ms
--- hit only:
 -- ARGV[10] hit id hash, or ""
 -- ARGV[11] minute of the hour, "0".."59"
--- ARGV[12] accepted hits per client per minute
+-- ARGV[12] accepted hits (bots included) per client per minute; also the
+--          heartbeats per client per minute and the visitors one client keeps online
 -- ARGV[13] new visits per client per hour
--- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl and nv
+-- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl (and hb) and nv
+-- ARGV[19] how many times the client's limits its network gets; 0: no network
+-- ARGV[20] lifetime of a client's `keep` set after a write, ms
 --
 -- every mode, last (see the blocks "Last week and last month" and "Pages"):
 -- ARGV[n-4] last week's visit fields in the current month, e.g. "2v 3v"
@@ -52,9 +60,11 @@
 -- {status, new_visit, total, today, yesterday, week, month, online,
 --  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
 --  peak_all, peak_all_at, last_week, last_month, page_views, page_today}
+-- total and month come back as strings, so that no count passes through a
+-- Lua number (a double, exact only up to 2^53) on its way out.
 -- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
--- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit
--- rate, {3, 0, retry_after} over the new-visit rate.
+-- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit,
+-- bot or heartbeat rate, {3, 0, retry_after} over the new-visit rate.
 
 local unpack = unpack or table.unpack  -- Redis has Lua 5.1's; fakeredis's Lua, 5.4's
 local mode = ARGV[1]
@@ -83,6 +93,51 @@ local function incr_new(key, ttl)
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ttl) end
 end
 
+-- Limits ------------------------------------------------------------------
+-- Every writing request counts against its client's limits and, for IPv6,
+-- its /48 network's (ARGV[19] times larger): hits and bots share one budget
+-- per minute, heartbeats have their own (a reader's tab sends one a minute),
+-- new visits one per hour. A client keeps at most ARGV[12] visitors online:
+-- the visitors it refreshed within the online window are in its `keep` set,
+-- and one beyond the cap is not refreshed, whatever the client sends.
+local groups = {{base = 9, times = 1}}
+if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
+  groups[2] = {base = 16, times = tonumber(ARGV[19])}
+end
+
+local function over_limit(offset, span, limit)
+  -- Seconds to wait when a group is at its limit in the window at KEYS[base + offset], else nil.
+  for _, g in ipairs(groups) do
+    local rate, wait = sliding(KEYS[g.base + offset], KEYS[g.base + offset + 1], span)
+    if rate >= limit * g.times then return wait end
+  end
+  return nil
+end
+
+local function count_in(offset, ttl)
+  -- Count one more in the current window at KEYS[base + offset] of every group.
+  for _, g in ipairs(groups) do
+    incr_new(KEYS[g.base + offset], ttl)
+  end
+end
+
+local function may_keep(visitor)
+  -- Whether every group may keep `visitor` online now; if so, note that it does.
+  local cap = tonumber(ARGV[12])
+  for _, g in ipairs(groups) do
+    local keep = KEYS[g.base + 6]
+    redis.call('ZREMRANGEBYSCORE', keep, '-inf', now - window)
+    if not redis.call('ZSCORE', keep, visitor) and redis.call('ZCARD', keep) >= cap * g.times then
+      return false
+    end
+  end
+  for _, g in ipairs(groups) do
+    redis.call('ZADD', KEYS[g.base + 6], now, visitor)
+    redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
+  end
+  return true
+end
+
 local status, new_visit = 0, 0
 
 if mode == 'hit' then
@@ -94,18 +149,18 @@ if mode == 'hit' then
   if duplicate then
     status = 1
   else
-    local rate, wait = sliding(KEYS[9], KEYS[10], 60000)
-    if rate >= tonumber(ARGV[12]) then
+    local wait = over_limit(0, 60000, tonumber(ARGV[12]))
+    if wait then
       return {2, 0, wait}
     end
     local last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
-      local visits, nv_wait = sliding(KEYS[11], KEYS[12], 3600000)
-      if visits >= tonumber(ARGV[13]) then
+      local nv_wait = over_limit(2, 3600000, tonumber(ARGV[13]))
+      if nv_wait then
         return {3, 0, nv_wait}
       end
       new_visit = 1
-      incr_new(KEYS[11], ARGV[18])
+      count_in(2, ARGV[18])
       redis.call('HINCRBY', KEYS[1], 'total', 1)
       redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
       redis.call('HINCRBY', KEYS[3], 'mv', 1)
@@ -114,7 +169,7 @@ if mode == 'hit' then
       redis.call('SADD', KEYS[7], hit)
       if redis.call('SCARD', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[15]) end
     end
-    incr_new(KEYS[9], ARGV[17])
+    count_in(0, ARGV[17])
     redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
     if redis.call('HINCRBY', KEYS[6], ARGV[11], 1) == 1 then
       redis.call('EXPIRE', KEYS[6], ARGV[16])
@@ -125,20 +180,36 @@ if mode == 'hit' then
     end
   end
 elseif mode == 'bot' then
+  local wait = over_limit(0, 60000, tonumber(ARGV[12]))
+  if wait then
+    return {2, 0, wait}
+  end
+  count_in(0, ARGV[17])
   redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
+elseif mode == 'beat' then
+  local wait = over_limit(4, 60000, tonumber(ARGV[12]))
+  if wait then
+    return {2, 0, wait}
+  end
+  count_in(4, ARGV[17])
 end
 
-local touched = (mode == 'hit' and status == 0) or mode == 'beat'
+local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
   local timeout = tonumber(ARGV[7])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - timeout)
   -- GT: a late request from a host with a slower clock never moves it back.
-  -- XX for heartbeats: only a page view lets a visitor in, so heartbeats
-  -- with made-up ids cannot pump `online` past the hit rate limits.
+  -- Only a page view lets a visitor in, so heartbeats with made-up ids
+  -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
-    redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[8])
+    if redis.call('ZSCORE', KEYS[2], ARGV[8]) and may_keep(ARGV[8]) then
+      redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
+    end
   else
-    redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
+    local kept = may_keep(ARGV[8])
+    -- A page view over the client's online cap still counts and starts a
+    -- visit, but its visitor is seen as of one window ago: not online.
+    redis.call('ZADD', KEYS[2], 'GT', kept and now or (now - window), ARGV[8])
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
@@ -242,11 +313,11 @@ end
 
 return {
   status, new_visit,
-  tonumber(all[1] or '0'),
+  all[1] or '0',
   today_visits,
   visits_of(slots[1]),
   week,
-  tonumber(day[5] or '0'),
+  day[5] or '0',
   online,
   tonumber(day[2] or '0'),
   redis.call('PFCOUNT', KEYS[5]),

@@ -4,6 +4,7 @@
   function fmt(n, lang) {
     return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
   }
+  // same-origin: on a private site the reader's HTTP Basic credentials go along (there are no cookies).
   function get(url, done) {
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d) { done(d); } }, function () {});
