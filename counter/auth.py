@@ -116,7 +116,10 @@ CHALLENGE = 'Basic realm="counter", charset="UTF-8"'
 
 def _given_token() -> str | None:
     """Return the token an Authorization header carries: Bearer, or the password of HTTP Basic."""
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except (ValueError, UnicodeError):  # werkzeug's base64 decoding of a non-ASCII Basic value
+        return ""
     if auth is None:
         return "" if request.headers.get("Authorization") else None
     if auth.type == "basic":

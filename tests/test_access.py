@@ -104,6 +104,15 @@ def test_a_private_sites_reads_need_the_admin_token(c, url):
     assert c.get(url.replace("hidden", "open")).status_code == 200  # public sites stay open
 
 
+@pytest.mark.parametrize("url", [*PRIVATE, "/api/v1/sites", "/dashboard"])
+@pytest.mark.parametrize("header", ["Basic \xff\xff", "Basic w7/Dvw==", "Basic !!!", "Bearer \xff"])
+def test_a_malformed_authorization_header_is_a_wrong_token(c, url, header):
+    answer = c.get(url, headers={"Authorization": header})
+    assert answer.status_code in (200, 401), answer.data  # the lists answer, without the private rows
+    if answer.status_code == 200:
+        assert b"hidden" not in answer.data.lower()
+
+
 def test_the_dashboard_asks_the_browser_for_a_password(c):
     refused = c.get("/dashboard/hidden")
     assert refused.headers["WWW-Authenticate"].startswith("Basic ")
