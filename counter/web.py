@@ -106,6 +106,8 @@ def whole_number(body: dict, name: str, required: bool = True) -> int | None:
     value = body.get(name)
     if value is None and not required:
         return None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_COUNT:
+        value = int(value)  # JSON does not tell 42.0 from 42, and JSON Schema's integer accepts both
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise ApiError(400, f"invalid_{name}", f"`{name}` must be a whole number from 0 to {MAX_COUNT}.")
     return value

@@ -243,6 +243,16 @@ def test_daily_accepts_the_longest_range(client):
     assert len(response.get_json()["days"]) == 3700
 
 
+def test_a_whole_number_written_with_a_fraction_point_is_a_whole_number(client):
+    # JSON does not tell 42.0 from 42, and the OpenAPI document's integer admits both.
+    response = client.put("/api/v1/sites/demo/total", data='{"total": 42.0}',
+                          content_type="application/json", headers=ADMIN)
+    assert response.status_code == 200 and response.get_json()["total"] == 42
+    day = client.put("/api/v1/sites/demo/daily/2026-11-24", data='{"visits": 7.0}',
+                     content_type="application/json", headers=ADMIN)
+    assert day.status_code == 200 and day.get_json()["visits"] == 7
+
+
 def test_admin_sets_total_and_a_past_day(client, clock):
     hit(client, visitor=V1)
     response = client.put("/api/v1/sites/demo/total", json={"total": 1672240}, headers=ADMIN)
