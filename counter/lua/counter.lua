@@ -179,19 +179,17 @@ if mode == 'hit' then
       redis.call('EXPIRE', KEYS[5], ARGV[14])
     end
   end
-elseif mode == 'bot' then
-  local wait = over_limit(0, 60000, tonumber(ARGV[12]))
+elseif mode == 'bot' or mode == 'beat' then
+  -- Bots share the hits' budget (limit keys from 0); heartbeats have their own (from 4).
+  local first = mode == 'bot' and 0 or 4
+  local wait = over_limit(first, 60000, tonumber(ARGV[12]))
   if wait then
     return {2, 0, wait}
   end
-  count_in(0, ARGV[17])
-  redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
-elseif mode == 'beat' then
-  local wait = over_limit(4, 60000, tonumber(ARGV[12]))
-  if wait then
-    return {2, 0, wait}
+  count_in(first, ARGV[17])
+  if mode == 'bot' then
+    redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
   end
-  count_in(4, ARGV[17])
 end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
