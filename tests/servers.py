@@ -63,6 +63,17 @@ def wait_until_answers(port: int, path: str = "/healthz", deadline: float = 20,
     raise RuntimeError("the server did not answer:\n" + (log.read_text() if log else ""))
 
 
+
+def stop_process(proc: subprocess.Popen | None, sig: int, grace: float) -> None:
+    """Send `sig` to a running server, and kill it if it has not exited within `grace` seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 class Gunicorn:
     """gunicorn with deploy/gunicorn.conf.py, as the systemd unit starts it."""
 
@@ -131,13 +142,7 @@ class Gunicorn:
 
     def stop(self) -> str:
         """Stop gunicorn gracefully; return everything it wrote."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM, 30)
         return self.log.read_text()
 
 
@@ -254,10 +259,4 @@ class Nginx:
 
     def stop(self) -> None:
         """Stop nginx."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT, 10)
