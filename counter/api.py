@@ -12,9 +12,11 @@ from . import auth, privacy
 from .auth import admin_required, log
 from .errors import ApiError
 from .formats import day_row, write_daily_csv, write_pages_csv
+from .service import Counter
 from .web import (
+    LEAN_FAILED,
     check_path,
-    client,
+    client_of,
     counter,
     counting_request,
     find_site,
@@ -34,22 +36,38 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-@bp.post("/sites/<site_id>/hits")
-def hits(site_id: str):
-    """Record a page view."""
-    site, body, visitor = counting_request(site_id)
+def record_hit(counter: Counter, site_id: str, environ: dict) -> dict:
+    """Check and record a page view described by a WSGI environ; return the answer's body."""
+    site, body, visitor = counting_request(site_id, environ, counter.sites)
     hit = text_field(body, "hit", privacy.HIT_ID, "8-64 characters of A-Z a-z 0-9 _ -")
     path = check_path(body.get("path"))
-    ip, agent = client()
-    return jsonify(counter().hit(site, visitor, hit, ip, agent, path))
+    return counter.hit(site, visitor, hit, *client_of(environ), path)
+
+
+def record_heartbeat(counter: Counter, site_id: str, environ: dict) -> dict:
+    """Check and record a heartbeat described by a WSGI environ; return the answer's body."""
+    site, _, visitor = counting_request(site_id, environ, counter.sites)
+    return counter.heartbeat(site, visitor, *client_of(environ))
+
+
+def _write(record, site_id: str):
+    """Answer a hit or heartbeat, or raise again what refused it on the lean path."""
+    failed = request.environ.pop(LEAN_FAILED, None)
+    if failed is not None:
+        raise failed
+    return jsonify(record(counter(), site_id, request.environ))
+
+
+@bp.post("/sites/<site_id>/hits")
+def hits(site_id: str):
+    """Record a page view (most are answered before Flask, by counter/lean.py)."""
+    return _write(record_hit, site_id)
 
 
 @bp.post("/sites/<site_id>/heartbeat")
 def heartbeat(site_id: str):
-    """Keep a visitor online."""
-    site, _, visitor = counting_request(site_id)
-    ip, agent = client()
-    return jsonify(counter().heartbeat(site, visitor, ip, agent))
+    """Keep a visitor online (most are answered before Flask, by counter/lean.py)."""
+    return _write(record_heartbeat, site_id)
 
 
 _ETAGS: dict[str, tuple[dict, str]] = {}  # per site: the last stats object answered and its ETag

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 
+from .config import Site
 from .web import counter
 
 API_HEADERS = (
@@ -33,30 +34,27 @@ def add_headers(response):
     headers["X-Content-Type-Options"] = "nosniff"
     if request.path.startswith("/api/"):
         # Added, not set: no view sets these, and this runs on the busiest path.
-        allowed = allowed_origin()
-        if allowed is not None:  # a refused origin is told nothing, not even "null"
-            headers.add("Access-Control-Allow-Origin", allowed)
-        headers.extend(API_HEADERS)
+        writing = request.method == "POST" or (
+            request.method == "OPTIONS"
+            and request.headers.get("Access-Control-Request-Method", "GET") == "POST")
+        site_id = (request.view_args or {}).get("site_id")
+        headers.extend(api_headers(writing, request.headers.get("Origin"),
+                                   counter().sites.get(site_id) if site_id else None))
     return response
 
 
-def allowed_origin() -> str | None:
-    """Return the Access-Control-Allow-Origin for this request; None for a refused origin.
+def api_headers(writing: bool, origin: str | None, site: Site | None) -> list[tuple[str, str]]:
+    """Return the CORS headers of an API answer to a read or a write (or its preflight) for `site`.
 
     Reads are open to every page. A write is allowed to the site's own
-    origins when it lists any; the handler has already refused the others.
+    origins when it lists any; the handler has already refused the others,
+    and a refused origin is told nothing, not even "null".
     """
-    writing = request.method == "POST" or (
-        request.method == "OPTIONS"
-        and request.headers.get("Access-Control-Request-Method", "GET") == "POST")
-    if not writing:
-        return "*"
-    origin = request.headers.get("Origin")
-    site_id = (request.view_args or {}).get("site_id")
-    site = counter().sites.get(site_id) if site_id else None
-    if site is None or not site.origins or not origin:
-        return "*"
-    return origin if site.allows(origin) else None
+    if not writing or site is None or not site.origins or not origin:
+        allowed = "*"
+    else:
+        allowed = origin if site.allows(origin) else None
+    return [("Access-Control-Allow-Origin", allowed), *API_HEADERS] if allowed else list(API_HEADERS)
 
 
 def page_origin() -> str | None:

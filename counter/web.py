@@ -8,6 +8,8 @@ import re
 from datetime import date
 
 from flask import current_app, request
+from werkzeug.http import parse_options_header
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from . import privacy
 from .config import SITE_ID, Site
@@ -19,6 +21,10 @@ MAX_PATH = 512
 NOT_TEXT = re.compile("[\x00-\x1f\ud800-\udfff]")  # control characters and lone surrogates
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BODY_TYPES = ("", "application/json", "text/plain")
+# Where the lean path (counter/lean.py) leaves what refused a write it tried
+# first, for the Flask view to raise again: one place turns errors into answers.
+LEAN_FAILED = "counter.lean_failed"
+LEAN_STARTED = "counter.lean_started"  # and when it began, for the latency metric
 
 
 def counter() -> Counter:
@@ -26,11 +32,11 @@ def counter() -> Counter:
     return current_app.extensions["counter"]
 
 
-def find_site(site_id: str) -> Site:
-    """Return a configured site, or refuse the request."""
+def find_site(site_id: str, sites: dict[str, Site] | None = None) -> Site:
+    """Return a configured site (of the app's counter unless `sites` is given), or refuse the request."""
     if not SITE_ID.fullmatch(site_id):
         raise ApiError(400, "invalid_site", "A site id is 1-63 characters of a-z, 0-9 and '-'.")
-    site = counter().sites.get(site_id)
+    site = (counter().sites if sites is None else sites).get(site_id)
     if site is None:
         raise ApiError(404, "unknown_site", f"There is no site {site_id!r}.")
     return site
@@ -44,22 +50,32 @@ def _no_duplicates(pairs: list) -> dict:
     return dict(pairs)
 
 
-def counting_request(site_id: str) -> tuple[Site, dict, str | None]:
-    """Start a hit or a heartbeat: the site, its origin check, the body and the visitor id."""
-    site = find_site(site_id)
-    check_origin(site)
-    body = json_body()
+def counting_request(site_id: str, environ: dict, sites: dict[str, Site]) -> tuple[Site, dict, str | None]:
+    """Start a hit or a heartbeat from its WSGI environ: the site, origin check, body and visitor id.
+
+    It reads only the environ, so that Flask's views and the lean path for
+    hits and heartbeats (counter/lean.py) share it.
+    """
+    site = find_site(site_id, sites)
+    check_origin(site, environ.get("HTTP_ORIGIN"))
+    mimetype = parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
+    body = read_json(get_content_length(environ), mimetype, lambda: get_input_stream(environ))
     visitor = text_field(body, "visitor", privacy.VISITOR_ID, "16-64 characters of A-Z a-z 0-9 _ -")
     return site, body, visitor
 
 
 def json_body(required: bool = False) -> dict:
-    """Parse a small JSON object body (JSON or text/plain from sendBeacon)."""
-    if (request.content_length or 0) > MAX_BODY:
+    """Parse the request's small JSON object body (JSON or text/plain from sendBeacon)."""
+    return read_json(request.content_length, request.mimetype, lambda: request.stream, required)
+
+
+def read_json(length: int | None, mimetype: str, stream, required: bool = False) -> dict:
+    """Parse a small JSON object body of `length` and `mimetype` from `stream()`."""
+    if (length or 0) > MAX_BODY:
         raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
-    if request.mimetype not in BODY_TYPES:
+    if mimetype not in BODY_TYPES:
         raise ApiError(415, "unsupported_media_type", "Send JSON as application/json or text/plain.")
-    raw = request.stream.read(MAX_BODY + 1)
+    raw = stream().read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise ApiError(413, "payload_too_large", f"The body is over {MAX_BODY} bytes.")
     if not raw.strip():
@@ -95,9 +111,9 @@ def check_path(path) -> str | None:
     return path
 
 
-def check_origin(site: Site) -> None:
-    """Refuse a browser write from a page outside the site's origins."""
-    if not site.allows(request.headers.get("Origin")):
+def check_origin(site: Site, origin: str | None) -> None:
+    """Refuse a browser write from a page (its `Origin`) outside the site's origins."""
+    if not site.allows(origin):
         raise ApiError(403, "origin_not_allowed", "This page's origin may not write to this site.")
 
 
@@ -126,5 +142,10 @@ def parse_date(text: str | None, name: str) -> date | None:
 
 
 def client() -> tuple[str, str]:
-    """Return the client's address (as trusted proxies tell it) and User-Agent."""
-    return request.remote_addr or "", request.headers.get("User-Agent", "")
+    """Return the request's client address (as trusted proxies tell it) and User-Agent."""
+    return client_of(request.environ)
+
+
+def client_of(environ: dict) -> tuple[str, str]:
+    """Return the client address (as trusted proxies tell it) and User-Agent of a WSGI environ."""
+    return environ.get("REMOTE_ADDR") or "", environ.get("HTTP_USER_AGENT", "")

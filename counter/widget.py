@@ -150,7 +150,7 @@ def widget_settings(site_id: str):
     options = block_options(site, widget=True)
     refused = None
     try:
-        check_origin(site)
+        check_origin(site, request.headers.get("Origin"))
     except ApiError as exc:
         # Say what to fix: the site's origins are public anyway (the embed's frame-ancestors).
         hint = (f" This page is at {request.headers.get('Origin', '')[:200]}; the site takes "

@@ -1,0 +1,67 @@
+"""The lean path: POST hits and heartbeats answered in front of Flask.
+
+A hit is the service's busiest call and its cheapest answer; Flask's request
+context, routing, hooks and response object cost about as much worker CPU as
+the hit's own work. This WSGI layer answers the two writes with the very
+functions the Flask views call (counter/api.py's `record_hit` and
+`record_heartbeat`, so web.py's validation), cors.py's headers and the same
+latency metric. Whatever it cannot answer with a 200 goes on to Flask
+unchanged: other requests, other methods, URLs that only Flask's routing
+takes (a trailing slash), and every refusal or failure, which the view raises
+again (web.LEAN_FAILED) so that errors.py answers it as any other.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Flask
+
+from .api import record_heartbeat, record_hit
+from .cors import api_headers
+from .telemetry import LATENCY
+from .web import LEAN_FAILED, LEAN_STARTED
+
+WRITES = re.compile(r"/api/v1/sites/([^/]+)/(hits|heartbeat)")
+
+
+class LeanWrites:
+    """WSGI middleware answering well-formed hits and heartbeats; the rest goes to `wsgi_app`."""
+
+    def __init__(self, app: Flask, wsgi_app) -> None:
+        """Keep the app (its counter, JSON encoder and routes) and the WSGI app behind."""
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.counter = app.extensions["counter"]
+        self.routes = {}
+        for kind, record in (("hits", record_hit), ("heartbeat", record_heartbeat)):
+            rule = next(app.url_map.iter_rules(f"api.{kind}")).rule  # the metric's label, as Flask's
+            self.routes[kind] = (record, rule)
+
+    def __call__(self, environ: dict, start_response):
+        """Answer a hit or heartbeat that succeeds; pass anything else on."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        match = WRITES.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None:
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        site_id, kind = match.groups()
+        record, rule = self.routes[kind]
+        try:
+            body = record(self.counter, site_id, environ)
+        except Exception as exc:  # handed to Flask, whose handlers answer every error
+            environ[LEAN_FAILED] = exc
+            environ[LEAN_STARTED] = started
+            return self.wsgi_app(environ, start_response)
+        data = self.app.json.encode(body)
+        if data is None:  # something orjson would write differently (never in these answers)
+            data = self.app.json.dumps(body, separators=(",", ":")).encode()
+        data += b"\n"
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                   ("X-Content-Type-Options", "nosniff"),
+                   *api_headers(True, environ.get("HTTP_ORIGIN"), self.counter.sites.get(site_id))]
+        start_response("200 OK", headers)
+        LATENCY.labels(rule).observe(time.perf_counter() - started)
+        return [data]
