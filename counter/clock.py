@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -37,12 +39,27 @@ class FixedClock:
 
 def local_date(now: float, zone: ZoneInfo) -> date:
     """Return the calendar date in `zone` at epoch second `now`."""
-    return datetime.fromtimestamp(now, zone).date()
+    # Zone offsets are whole seconds, so the date changes only on a whole second.
+    return _local_date(math.floor(now), zone)
 
 
 def local_iso(epoch: float, zone: ZoneInfo) -> str:
     """Format an epoch second as local ISO 8601 with offset, whole seconds."""
-    return datetime.fromtimestamp(int(epoch), zone).isoformat()
+    return _local_iso(int(epoch), zone)
+
+
+# Every answer names today's date and the time of the answer: at most a few
+# distinct seconds at once under load, so formatting each once is enough.
+@lru_cache(maxsize=1024)
+def _local_date(second: int, zone: ZoneInfo) -> date:
+    """Return the calendar date in `zone` at a whole epoch second."""
+    return datetime.fromtimestamp(second, zone).date()
+
+
+@lru_cache(maxsize=1024)
+def _local_iso(second: int, zone: ZoneInfo) -> str:
+    """Format a whole epoch second as local ISO 8601 with offset."""
+    return datetime.fromtimestamp(second, zone).isoformat()
 
 
 def week_days(day: date) -> list[date]:

@@ -105,6 +105,12 @@ def anonymous_visitor(salt: bytes, ip: str, user_agent: str, site: str) -> str:
     return _digest(data, salt, b"anon")
 
 
+@lru_cache(maxsize=8192)
+def client_keys(secret: bytes, ip: str) -> tuple[str, str]:
+    """Return the hashes of a client and of its network; cached, as a client sends many requests."""
+    return client_hash(secret, ip), network_hash(secret, ip)
+
+
 def client_hash(secret: bytes, ip: str) -> str:
     """Hash a client address for its limits; IPv6 is grouped by /64."""
     return _digest(client_group(ip).encode(), secret, b"client")

@@ -227,8 +227,7 @@ class Counter:
 
     def _client(self, ip: str) -> tuple[str, str]:
         """Return the keyed hashes that a client's limits are kept under: its own and its network's."""
-        secret = self.store.secret()
-        return privacy.client_hash(secret, ip), privacy.network_hash(secret, ip)
+        return privacy.client_keys(self.store.secret(), ip)
 
     @staticmethod
     def _limited(counts: Counts) -> Counts:

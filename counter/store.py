@@ -222,33 +222,39 @@ class Store:
     def _run(self, keys: list, args: list) -> Counts:
         """Call the counter script once and unpack its answer."""
         raw = self._call(self.redis.script("counter"), keys, args)
-        limited = raw[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED)
-        fields = dict(zip(LIMITED_ANSWER if limited else ANSWER,
-                          (int(x) if x != "" else None for x in raw), strict=True))
-        fields["status"] = Status(fields["status"])
-        fields["new_visit"] = bool(fields["new_visit"])
-        return Counts(**fields)
+        values = [int(x) if x != "" else None for x in raw]
+        values[0] = Status(values[0])
+        values[1] = bool(values[1])
+        if values[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
+            return Counts(**dict(zip(LIMITED_ANSWER, values, strict=True)))
+        if len(values) != len(ANSWER):
+            raise ValueError(f"the counter script answered {len(values)} fields, not {len(ANSWER)}")
+        return Counts(*values)  # ANSWER's order is Counts's
 
     def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
         """Return the keys that a hit, heartbeat or bot may write, beyond the read set."""
         minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
-        keys = [
+        mine = self._limit_keys(site, client, minute, hour)
+        # The client's limit keys, then its network's (the client's again, unused, without one).
+        return [
             self.key(MINUTES, site, hour=hour),
             self.key(HITS, site, day=day),
             self.key(HITS, site, day=day - 1),
+            *mine,
+            *(self._limit_keys(site, network, minute, hour) if network else mine),
         ]
-        # The client's limit keys, then its network's (the client's again, unused, without one).
-        for who in (client, network or client):
-            keys += [
-                self.key(RATE, site, client=who, minute=minute),
-                self.key(RATE, site, client=who, minute=minute - 1),
-                self.key(NEW_VISITS, site, client=who, hour=hour),
-                self.key(NEW_VISITS, site, client=who, hour=hour - 1),
-                self.key(BEATS, site, client=who, minute=minute),
-                self.key(BEATS, site, client=who, minute=minute - 1),
-                self.key(KEEP, site, client=who),
-            ]
-        return keys
+
+    def _limit_keys(self, site: str, who: str, minute: int, hour: int) -> list[str]:
+        """Return the keys of one client's (or network's) limits at `minute` of `hour`."""
+        return [
+            self.key(RATE, site, client=who, minute=minute),
+            self.key(RATE, site, client=who, minute=minute - 1),
+            self.key(NEW_VISITS, site, client=who, hour=hour),
+            self.key(NEW_VISITS, site, client=who, hour=hour - 1),
+            self.key(BEATS, site, client=who, minute=minute),
+            self.key(BEATS, site, client=who, minute=minute - 1),
+            self.key(KEEP, site, client=who),
+        ]
 
     def _seen_args(self, visitor: str) -> list:
         """Return the arguments that a hit and a heartbeat share: visit timeout, visitor, `seen` lifetime."""

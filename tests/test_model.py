@@ -189,3 +189,11 @@ def check_against_model(store: Store, ops: list) -> None:
                               (today, "day", today)):
         top = store.top_pages("demo", kind, day, 2)
         assert (top.pages, top.other) == (model.top(period)[0][:2], model.top(period)[1])
+
+
+def test_the_script_answers_in_the_order_of_counts_fields():
+    from dataclasses import fields
+
+    from counter.store import ANSWER, Counts
+
+    assert tuple(f.name for f in fields(Counts))[:len(ANSWER)] == ANSWER
