@@ -220,10 +220,19 @@ def pre_request(worker, req):
     seconds, without having held a slot or a Redis connection meanwhile.
     """
     reader = req.body.reader
-    if not (isinstance(reader, LengthReader) and reader.length == 0):  # GETs have no body to wait for
+    # GETs have no body to wait for; a small POST's body most often came in
+    # the packet of its head, and is then already in gunicorn's buffer.
+    if not (isinstance(reader, LengthReader) and _buffered(reader) >= reader.length):
         _read_ahead(req)
     _slots(worker).acquire()
     req.counter_slot = True
+
+
+def _buffered(reader: LengthReader) -> int:
+    """Return how many bytes of the body gunicorn has read from the socket already."""
+    buf = reader.unreader.buf
+    buf.seek(0, io.SEEK_END)
+    return buf.tell()
 
 
 def _read_ahead(req) -> None:
