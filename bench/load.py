@@ -251,6 +251,7 @@ def summarize(args, runs, script, paced, visit_set, month, burst) -> dict:
     out["paced_rps"], out["paced_p99_ms"] = paced
     out["paced_share"] = paced[0] / out["loads"]["hits_new"]["rps"]
     out["bytes_per_visitor"] = burst["per_visitor"]
+    out["cap_bytes_per_visitor"] = burst["keep_per_visitor"]
     out["bytes_per_day"] = month["per_day"]
     return out
 
@@ -270,7 +271,8 @@ def report(out: dict) -> None:
         print(f"{row['label'] + chosen:42} {row['rps']:7.0f} {ratio:>14} {row['p99_ms']:7.1f} {script:>9}")
     print(f"{'our hits, new, paced at ~half the maximum':42} {out['paced_rps']:7.0f} "
           f"{out['paced_share']:>9.2f} max {out['paced_p99_ms']:7.1f}")
-    print(f"bytes per active visitor {out['bytes_per_visitor']:.0f}, per site-day {out['bytes_per_day']:.0f}")
+    print(f"bytes per active visitor {out['bytes_per_visitor']:.0f} (of it the online cap's sets "
+          f"{out['cap_bytes_per_visitor']:.0f}), per site-day {out['bytes_per_day']:.0f}")
     print("* the baseline's class kept; ratios are medians of each round's ratio to that baseline\n")
     print(f"{'target':48} {'measured':>9} {'must':>7} {'goal':>7}  met")
     for what, key, must, goal, higher in TARGETS:

@@ -9,8 +9,9 @@ take a minute or two rather than an hour:
    keys whose TTL would have run out by the last simulated day (the run takes
    minutes of real time, so Redis's own expiry cannot do it), and what a day
    of history costs.
-2. A burst of 50,000 distinct visitors inside one visit window: bytes per
-   active visitor, and per page view for the hit ids.
+2. A burst of 50,000 distinct visitors inside one visit window, 100 behind
+   each client address, under the default limits: bytes per active visitor,
+   and per page view for the hit ids.
 
     python bench/memory.py [--pageviews 1000000] [--visitors 200000] [--days 30] [--active 50000]
 """
@@ -37,6 +38,7 @@ from counter.store import Store
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 SITE = "demo"
+OFFICE = 100  # visitors behind one client address in the burst (part 2)
 
 
 def start_redis(workdir: str) -> tuple[subprocess.Popen, int]:
@@ -101,21 +103,33 @@ def month(args, store: Store, client: redis.Redis) -> dict:
             "per_day": history / args.days, "sketch_per_day": sketches / max(days, 1),
             "hit_ids": hits, "seen": seen}
 
-def burst(args, store: Store, client: redis.Redis) -> dict:
-    """Part 2: many distinct visitors inside one visit window; return bytes per visitor."""
+def burst(args, url: str, client: redis.Redis) -> dict:
+    """Part 2: many distinct visitors inside one visit window; return bytes per visitor.
+
+    They come OFFICE to a client address, under the service's default limits:
+    its online cap (COUNTER_RATE_LIMIT visitors per address) keeps each
+    address's `keep` set small, as in production.
+    """
     client.flushall()
+    store = Store(url, new_visit_limit=10**9)
     t = datetime(2026, 11, 25, 9, tzinfo=ZONE).timestamp()
     n = args.active
     before = used(client)
-    store.hit_many(SITE, ZONE, ((t + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"), "client", "")
-                                for i in range(n)))
+    counted = store.hit_many(SITE, ZONE, ((t + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"),
+                                          f"client-{i // OFFICE}", "") for i in range(n)))
+    if counted != n:
+        raise RuntimeError(f"{n - counted} of the burst's {n} page views were refused")
     visitors = used(client) - before
     seen, _ = usage(client, f"vc:{{{SITE}}}:seen")
+    keep, _ = usage(client, f"vc:{{{SITE}}}:keep:*")
     before = used(client)
-    store.hit_many(SITE, ZONE, ((t + 600 + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"), "client",
-                                 hit_hash(SITE, f"burst-hit-{i:016d}")) for i in range(n)))
+    store.hit_many(SITE, ZONE, ((t + 600 + i * 0.01, visitor_hash(SITE, f"active-{i:016d}"),
+                                 f"client-{i // OFFICE}", hit_hash(SITE, f"burst-hit-{i:016d}"))
+                                for i in range(n)))
     hits = used(client) - before
-    return {"per_visitor": visitors / n, "seen_per_visitor": seen / n, "per_hit_id": hits / n}
+    return {"per_visitor": visitors / n, "seen_per_visitor": seen / n, "keep_per_visitor": keep / n,
+            "per_hit_id": hits / n}
+
 
 def measure(args) -> tuple[dict, dict]:
     """Run both parts on a redis-server of their own; return their figures."""
@@ -124,7 +138,7 @@ def measure(args) -> tuple[dict, dict]:
         try:
             client = redis.Redis(port=port)
             store = Store(f"redis://127.0.0.1:{port}/0", rate_limit=10**9, new_visit_limit=10**9)
-            return month(args, store, client), burst(args, store, client)
+            return month(args, store, client), burst(args, store.url, client)
         finally:
             proc.terminate()
             proc.wait()
@@ -155,6 +169,7 @@ def main() -> None:
     print(f"{args.active:,} visitors active within the visit window")
     print(f"  used_memory growth                {b['per_visitor']:12,.1f} bytes per visitor")
     print(f"  ... of it the online/visit set    {b['seen_per_visitor']:12,.1f} bytes per visitor")
+    print(f"  ... and the online cap's sets     {b['keep_per_visitor']:12,.1f} bytes per visitor")
     print(f"  hit ids (kept 24-48 h)            {b['per_hit_id']:12,.1f} bytes per page view")
 
 if __name__ == "__main__":
