@@ -234,14 +234,13 @@ class Store:
     def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
         """Return the keys that a hit, heartbeat or bot may write, beyond the read set."""
         minute, hour, day = int(now // 60), int(now // 3600), int(now // 86400)
-        mine = self._limit_keys(site, client, minute, hour)
-        # The client's limit keys, then its network's (the client's again, unused, without one).
+        # The client's limit keys, then its network's when it has one (IPv6).
         return [
             self.key(MINUTES, site, hour=hour),
             self.key(HITS, site, day=day),
             self.key(HITS, site, day=day - 1),
-            *mine,
-            *(self._limit_keys(site, network, minute, hour) if network else mine),
+            *self._limit_keys(site, client, minute, hour),
+            *(self._limit_keys(site, network, minute, hour) if network else ()),
         ]
 
     def _limit_keys(self, site: str, who: str, minute: int, hour: int) -> list[str]:

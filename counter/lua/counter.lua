@@ -14,7 +14,7 @@
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
 -- see the block "Limits": the client's keys, then its network's (the same
--- seven, used only when ARGV[19] > 0):
+-- seven, passed only when ARGV[19] > 0):
 -- KEYS[9]  rl        accepted hits and bots of this client in the current minute
 -- KEYS[10] rl_old    the same for the previous minute
 -- KEYS[11] nv        new visits of this client in the current hour
@@ -22,7 +22,8 @@
 -- KEYS[13] hb        heartbeats of this client in the current minute
 -- KEYS[14] hb_old    the same for the previous minute
 -- KEYS[15] keep      zset: visitor hash -> ms it was last kept online by this client
--- KEYS[16..22]       the same seven for the client's network (IPv6 /48)
+-- KEYS[16..22]       the same seven for the client's network (IPv6 /48), passed
+--                    only with one (ARGV[19] > 0)
 --
 -- ARGV[1]  mode: read | hit | beat | bot
 -- ARGV[2]  now, ms since the epoch (the service's clock, not Redis's)
