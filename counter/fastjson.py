@@ -24,9 +24,13 @@ class FastJSONProvider(DefaultJSONProvider):
 
     def response(self, *args, **kwargs):
         """Serialize like Flask's provider; compact output goes through orjson."""
-        if self.compact is False or (self.compact is None and self._app.debug):
-            return super().response(*args, **kwargs)
-        body = self.encode(self._prepare_response_obj(args, kwargs))
-        if body is None:
-            return super().response(*args, **kwargs)
-        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
+        return self._app.response_class(self.response_body(self._prepare_response_obj(args, kwargs)),
+                                        mimetype=self.mimetype)
+
+    def response_body(self, obj) -> bytes:
+        """Return the body of the JSON answer for `obj`: compact from orjson, else as Flask writes it."""
+        if not (self.compact is False or (self.compact is None and self._app.debug)):
+            body = self.encode(obj)
+            if body is not None:
+                return body + b"\n"
+        return super().response(obj).get_data()  # indented (debug), or what orjson cannot write

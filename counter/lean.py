@@ -55,11 +55,8 @@ class LeanWrites:
             environ[LEAN_FAILED] = exc
             environ[LEAN_STARTED] = started
             return self.wsgi_app(environ, start_response)
-        data = self.app.json.encode(body)
-        if data is None:  # something orjson would write differently (never in these answers)
-            data = self.app.json.dumps(body, separators=(",", ":")).encode()
-        data += b"\n"
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+        data = self.app.json.response_body(body)
+        headers = [("Content-Type", self.app.json.mimetype), ("Content-Length", str(len(data))),
                    ("X-Content-Type-Options", "nosniff"),
                    *api_headers(True, environ.get("HTTP_ORIGIN"), self.counter.sites.get(site_id))]
         start_response("200 OK", headers)

@@ -133,3 +133,10 @@ def test_the_client_address_is_the_one_trusted_proxies_tell(make_app):
     other = c.post("/api/v1/sites/demo/hits", json={}, headers={"X-Forwarded-For": "198.51.100.2"})
     again = c.post("/api/v1/sites/demo/hits", json={}, headers={"X-Forwarded-For": "198.51.100.1"})
     assert (first.status_code, other.status_code, again.status_code) == (200, 200, 429)
+
+
+def test_a_debug_app_answers_as_its_json_provider_writes(lean_app):
+    lean_app.debug = True  # `flask run --debug`: Flask's provider indents its answers
+    lean, flask = both(browser(lean_app), "hits", json={})
+    assert lean.get_data(as_text=True).startswith('{\n  "site": "demo",\n')
+    same(lean, flask)
