@@ -106,13 +106,14 @@ class Logger(glogging.Logger):
                 or not all(type(h) in (logging.StreamHandler, logging.FileHandler) for h in handlers)):
             return super().access(resp, req, environ, request_time)
         status = resp.status
-        line = self.cfg.access_log_format % {
+        # gunicorn's own wrapper: it escapes quotes (a path may carry one, as %22) as the stock line does.
+        line = self.cfg.access_log_format % self.atoms_wrapper_class({
             "m": environ.get("REQUEST_METHOD"),
             "U": environ.get("PATH_INFO"),
             "s": status.split(None, 1)[0] if isinstance(status, str) else status,
             "B": getattr(resp, "sent", None),
             "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
-        } + "\n"
+        }) + "\n"
         for handler in handlers:
             with handler.lock:
                 handler.stream.write(line)

@@ -27,12 +27,12 @@ class Response:
         self.headers = [("Content-Type", "application/json")]
 
 
-def line(logger_class, fmt, status, sent, out):
+def line(logger_class, fmt, status, sent, path, out):
     cfg = Config()
     cfg.set("accesslog", out)
     cfg.set("access_log_format", fmt)
     log = logger_class(cfg)
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/sites/demo/hits", "RAW_URI": "/x?y=1",
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "RAW_URI": "/x?y=1",
                "QUERY_STRING": "y=1", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "198.51.100.7"}
     took = datetime.timedelta(seconds=1, microseconds=2500)
     log.access(Response(status, sent), [("USER-AGENT", "x")], environ, took)
@@ -43,10 +43,14 @@ def line(logger_class, fmt, status, sent, out):
 
 
 lines = []
-for n, (fmt, status, sent) in enumerate([(conf.access_log_format, "200 OK", 512),
-                                         (conf.access_log_format, "404 NOT FOUND", None),
-                                         ("%(h)s %(r)s %(s)s", "200 OK", 1)]):
-    lines.append([line(cls, fmt, status, sent, f"{sys.argv[2]}/{n}-{k}.log")
+hits = "/api/v1/sites/demo/hits"
+for n, (fmt, status, sent, path) in enumerate([(conf.access_log_format, "200 OK", 512, hits),
+                                               (conf.access_log_format, "404 NOT FOUND", None, hits),
+                                               ("%(h)s %(r)s %(s)s", "200 OK", 1, hits),
+                                               # a quote decoded from %22: gunicorn escapes it
+                                               (conf.access_log_format, "400 BAD REQUEST", 96,
+                                                '/api/v1/sites/a" 200 1 1ms/hits')]):
+    lines.append([line(cls, fmt, status, sent, path, f"{sys.argv[2]}/{n}-{k}.log")
                   for k, cls in enumerate((conf.Logger, Logger))])
 print(json.dumps({"lean_is_used": conf.logger_class is conf.Logger, "lines": lines}))
 '''
@@ -63,3 +67,4 @@ def test_the_lean_access_line_is_gunicorns_line(tmp_path):
         assert ours == gunicorns
     assert result["lines"][0][0] == "POST /api/v1/sites/demo/hits 200 512 1002ms\n"
     assert result["lines"][2][0].startswith("198.51.100.7 POST /x?y=1 HTTP/1.1 200")  # the stock path
+    assert result["lines"][3][0] == 'POST /api/v1/sites/a\\" 200 1 1ms/hits 400 96 1002ms\n'
