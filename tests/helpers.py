@@ -90,16 +90,16 @@ class RedisServer:
 
     def _answers(self) -> bool:
         """Wait until this server, not another process on its port, answers; False if it exited."""
-        client = redis_py.Redis(port=self.port, socket_timeout=1)
-        for _ in range(200):
-            if self.proc.poll() is not None:
-                return False
-            try:
-                if client.info("server")["process_id"] == self.proc.pid:
-                    return True
-            except redis_py.ConnectionError:
-                pass
-            time.sleep(0.02)
+        with redis_py.Redis(port=self.port, socket_timeout=1) as client:
+            for _ in range(200):
+                if self.proc.poll() is not None:
+                    return False
+                try:
+                    if client.info("server")["process_id"] == self.proc.pid:
+                        return True
+                except redis_py.ConnectionError:
+                    pass
+                time.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
     def stop(self, kill: bool = False) -> None:
