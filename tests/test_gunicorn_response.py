@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from tests.helpers import BROWSER_UA
+from tests.servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,3 +89,57 @@ def test_a_head_request_sends_no_body(tmp_path):
     ours, stock = result["ours"], result["stock"]
     assert ours == stock
     assert len(ours[0]["sends"]) == 1 and ours[0]["sends"][0].endswith("Content-Length: 8\r\n\r\n")
+
+
+def _answers(sock, methods: list[str]) -> list[tuple[int, bytes]]:
+    """Read one answer per method off a kept-alive connection, past any 100 Continue: status and body."""
+    answers = []
+    with sock.makefile("rb") as stream:
+        for method in methods:
+            line = stream.readline()
+            while line.startswith(b"HTTP/1.1 100 "):
+                stream.readline()
+                line = stream.readline()
+            status, headers = int(line.split()[1]), {}
+            while (header := stream.readline()) != b"\r\n":
+                name, _, value = header.decode("latin-1").partition(":")
+                headers[name.lower()] = value.strip()
+            assert headers["connection"] == "keep-alive", (status, headers)
+            length = 0 if method == "HEAD" or status == 304 else int(headers["content-length"])
+            answers.append((status, stream.read(length)))
+    return answers
+
+
+@pytest.mark.redis
+def test_pipelined_answers_each_in_one_send_keep_the_connection_in_step(tmp_path, real_redis):
+    # Hits answered before Flask and refusals answered by it, with bodies of every
+    # shape, all sent at once on one connection: each answer is whole and in order.
+    server = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": real_redis.url, "COUNTER_SITES": "demo"}).start()
+
+    def post(path: str, body: bytes, head: str = "") -> bytes:
+        """Return a POST of `body` with a Content-Length (or a chunked body when `head` says so)."""
+        length = "" if "chunked" in head else f"Content-Length: {len(body)}\r\n"
+        return (f"POST {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: {BROWSER_UA}\r\n"
+                f"Content-Type: application/json\r\n{head}{length}\r\n").encode() + body
+
+    hits = "/api/v1/sites/demo/hits"
+    sent = [("POST", post(hits, b'{"visitor": "pipelined-visitor-01"}')),
+            ("POST", post(hits, b"{" + b" " * 5000 + b"}")),  # refused after 4 KiB; the rest skipped
+            ("POST", post(hits, b"2\r\n{}\r\n0\r\nX-Trailer: 1\r\n\r\n", "Transfer-Encoding: chunked\r\n")),
+            ("POST", post(hits, b"{}", "Expect: 100-continue\r\n")),
+            ("POST", post("/api/v1/sites/nope/heartbeat", b'{"a": 1}')),  # refused before its body
+            ("POST", post("/api/v1/sites/demo/heartbeat/", b"{}")),  # Flask's view
+            ("HEAD", b"HEAD /api/v1/sites/demo/stats HTTP/1.1\r\nHost: x\r\n\r\n"),
+            ("GET", b"GET /api/v1/sites/demo/stats HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n"),
+            ("GET", b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")]
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"".join(data for _, data in sent))
+            answers = _answers(sock, [method for method, _ in sent])
+    finally:
+        log = server.stop()
+    assert [status for status, _ in answers] == [200, 413, 200, 200, 404, 200, 200, 304, 200], answers
+    assert json.loads(answers[0][1])["counted"] is True
+    assert json.loads(answers[4][1])["error"]["code"] == "unknown_site"
+    assert answers[-1][1] == b'{"status":"ok"}\n'
+    assert "Traceback" not in log, log
