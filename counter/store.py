@@ -237,8 +237,8 @@ class Store:
             self.key(HITS, site, day=day),
             self.key(HITS, site, day=day - 1),
         ]
-        # The client's limit keys, then its network's (the client's again, unused, without one).
-        for who in (client, network or client):
+        # The client's limit keys, then its network's, if any: fewer keys to pass without one.
+        for who in (client, network) if network else (client,):
             keys += [
                 self.key(RATE, site, client=who, minute=minute),
                 self.key(RATE, site, client=who, minute=minute - 1),

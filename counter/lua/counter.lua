@@ -14,7 +14,7 @@
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
 -- see the block "Limits": the client's keys, then its network's (the same
--- seven, used only when ARGV[19] > 0):
+-- seven, there only when ARGV[19] > 0):
 -- KEYS[9]  rl        accepted hits and bots of this client in the current minute
 -- KEYS[10] rl_old    the same for the previous minute
 -- KEYS[11] nv        new visits of this client in the current hour
@@ -22,7 +22,7 @@
 -- KEYS[13] hb        heartbeats of this client in the current minute
 -- KEYS[14] hb_old    the same for the previous minute
 -- KEYS[15] keep      zset: visitor hash -> ms it was last kept online by this client
--- KEYS[16..22]       the same seven for the client's network (IPv6 /48)
+-- KEYS[16..22]       the same seven for the client's network (IPv6 /48), if any
 --
 -- ARGV[1]  mode: read | hit | beat | bot
 -- ARGV[2]  now, ms since the epoch (the service's clock, not Redis's)
@@ -71,8 +71,9 @@ local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local today = ARGV[3]
 local window = tonumber(ARGV[6])
--- Arguments go to Redis as strings: a Lua number would be formatted on every call.
-local since = tostring(now - window)  -- scores at or before it are out of the window
+-- Arguments go to Redis as strings: a Lua number would be formatted on every
+-- call, and with %.14g (Lua's) or %.17g (Redis's), dearer than %d.
+local since = string.format('%d', now - window)  -- scores at or before it are out of the window
 
 local function peak_of(value)
   if not value then return 0, '' end
@@ -99,8 +100,8 @@ if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
 end
 
 local function windows(offsets)
-  -- Fetch, in one MGET, the current and previous window at KEYS[base + offset]
-  -- of every group for every offset: counts[offset][group] = {cur, old}.
+  -- The current and the previous window at KEYS[base + offset] of every
+  -- group, for every offset, in one MGET: pairs in that order.
   local keys = {}
   for _, offset in ipairs(offsets) do
     for _, g in ipairs(groups) do
@@ -108,26 +109,18 @@ local function windows(offsets)
       keys[#keys + 1] = KEYS[g.base + offset + 1]
     end
   end
-  local values, counts, i = redis.call('MGET', unpack(keys)), {}, 0
-  for _, offset in ipairs(offsets) do
-    counts[offset] = {}
-    for n = 1, #groups do
-      counts[offset][n] = {values[i + 1], values[i + 2]}
-      i = i + 2
-    end
-  end
-  return counts
+  return redis.call('MGET', unpack(keys))
 end
 
-local function over_limit(counts, span, limit)
-  -- Seconds to wait when a group is at its limit in the windows `counts` (one
-  -- pair per group) of `span` ms, else nil. The estimate over the last `span`
-  -- ms: the current fixed window plus the previous one weighted by how much
-  -- of it still overlaps.
+local function over_limit(counts, first, span, limit)
+  -- Seconds to wait when a group is at its limit in the windows of `span` ms
+  -- whose pairs start at counts[first], else nil. The estimate over the last
+  -- `span` ms: the current fixed window plus the previous one weighted by how
+  -- much of it still overlaps.
   local elapsed = (now % span) / span
   for n, g in ipairs(groups) do
-    local cur, old = tonumber(counts[n][1] or '0'), tonumber(counts[n][2] or '0')
-    if cur + old * (1 - elapsed) >= limit * g.times then
+    local i = first + 2 * (n - 1)
+    if tonumber(counts[i] or '0') + tonumber(counts[i + 1] or '0') * (1 - elapsed) >= limit * g.times then
       return math.ceil((span - now % span) / 1000)
     end
   end
@@ -179,13 +172,13 @@ if mode == 'hit' then
   else
     -- The hit limit's windows and the new-visit limit's, in one call.
     local counts = windows({0, 2})
-    local wait = over_limit(counts[0], 60000, tonumber(ARGV[12]))
+    local wait = over_limit(counts, 1, 60000, tonumber(ARGV[12]))
     if wait then
       return {2, 0, wait}
     end
     last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
-      local nv_wait = over_limit(counts[2], 3600000, tonumber(ARGV[13]))
+      local nv_wait = over_limit(counts, 1 + 2 * #groups, 3600000, tonumber(ARGV[13]))
       if nv_wait then
         return {3, 0, nv_wait}
       end
@@ -212,7 +205,7 @@ if mode == 'hit' then
 elseif mode == 'bot' or mode == 'beat' then
   -- Bots share the hits' budget (limit keys from 0); heartbeats have their own (from 4).
   local first = mode == 'bot' and 0 or 4
-  local wait = over_limit(windows({first})[first], 60000, tonumber(ARGV[12]))
+  local wait = over_limit(windows({first}), 1, 60000, tonumber(ARGV[12]))
   if wait then
     return {2, 0, wait}
   end
@@ -230,7 +223,7 @@ if touched then
   -- call trims), so they are never counted online, and a heartbeat checks
   -- its visitor's age itself.
   if (mode == 'hit' and not last) or window > timeout then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - timeout)
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - timeout))
   end
   -- GT: a late request from a host with a slower clock never moves it back.
   -- Only a page view lets a visitor in, so heartbeats with made-up ids
@@ -275,14 +268,14 @@ local peak_today, peak_today_at = peak_of(day[4])
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
 local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
 if touched then
-  local at = tostring(math.floor(now / 1000))
+  local at = string.format('%d', math.floor(now / 1000))
   if online > peak_today then
     peak_today, peak_today_at = online, at
-    redis.call('HSET', KEYS[3], today .. 'o', online .. '@' .. at)
+    redis.call('HSET', KEYS[3], today .. 'o', string.format('%d@%s', online, at))
   end
   if online > peak_all then
     peak_all, peak_all_at = online, at
-    redis.call('HSET', KEYS[1], 'peak', online, 'peak_at', at)
+    redis.call('HSET', KEYS[1], 'peak', string.format('%d', online), 'peak_at', at)
   end
 end
 
