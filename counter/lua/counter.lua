@@ -71,6 +71,8 @@ local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local today = ARGV[3]
 local window = tonumber(ARGV[6])
+-- Today's fields of the month hash, then `mv`; the reads below add to the list.
+local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
 -- Arguments go to Redis as strings: a Lua number would be formatted on every
 -- call, and with %.14g (Lua's) or %.17g (Redis's), dearer than %d.
 local since = string.format('%d', now - window)  -- scores at or before it are out of the window
@@ -185,7 +187,7 @@ if mode == 'hit' then
       new_visit = 1
       count_in(2, ARGV[18])
       redis.call('HINCRBY', KEYS[1], 'total', '1')
-      redis.call('HINCRBY', KEYS[3], today .. 'v', '1')
+      redis.call('HINCRBY', KEYS[3], fields[1], '1')
       redis.call('HINCRBY', KEYS[3], 'mv', '1')
     end
     if hit ~= '' then
@@ -193,7 +195,7 @@ if mode == 'hit' then
       if redis.call('SCARD', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[15]) end
     end
     count_in(0, ARGV[17])
-    redis.call('HINCRBY', KEYS[3], today .. 'p', '1')
+    redis.call('HINCRBY', KEYS[3], fields[2], '1')
     if redis.call('HINCRBY', KEYS[6], ARGV[11], '1') == 1 then
       redis.call('EXPIRE', KEYS[6], ARGV[16])
     end
@@ -211,7 +213,7 @@ elseif mode == 'bot' or mode == 'beat' then
   end
   count_in(first, ARGV[17])
   if mode == 'bot' then
-    redis.call('HINCRBY', KEYS[3], today .. 'b', '1')
+    redis.call('HINCRBY', KEYS[3], fields[3], '1')
   end
 end
 
@@ -247,12 +249,15 @@ local online = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
 -- last week's (see "Last week and last month"), in one HMGET per month: refs
 -- "c<day>" are in this month, "o<day>" in the other, whose list starts with `mv`.
 local tail = #ARGV - 4
-local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
-local other_fields, slots = {'mv'}, {}
-for ref in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '%S+') do
-  local list = string.sub(ref, 1, 1) == 'c' and fields or other_fields
-  list[#list + 1] = string.sub(ref, 2) .. 'v'
-  slots[#slots + 1] = {list, #list}
+local other_fields, slots = {'mv'}, {}  -- a slot: i for fields[i], -i for other_fields[i]
+for month, d in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '(%a)(%d+)') do
+  if month == 'c' then
+    fields[#fields + 1] = d .. 'v'
+    slots[#slots + 1] = #fields
+  else
+    other_fields[#other_fields + 1] = d .. 'v'
+    slots[#slots + 1] = -#other_fields
+  end
 end
 local last_week_at, other_last_week_at = #fields + 1, #other_fields + 1
 for f in string.gmatch(ARGV[tail], '%S+') do fields[#fields + 1] = f end
@@ -260,8 +265,9 @@ for f in string.gmatch(ARGV[tail + 1], '%S+') do other_fields[#other_fields + 1]
 local day = redis.call('HMGET', KEYS[3], unpack(fields))
 local other_day = redis.call('HMGET', KEYS[4], unpack(other_fields))
 local function visits_of(slot)
-  local value = (slot[1] == fields and day or other_day)[slot[2]]
-  return tonumber(value or '0')
+  local value
+  if slot > 0 then value = day[slot] else value = other_day[-slot] end
+  return value and tonumber(value) or 0
 end
 
 local peak_today, peak_today_at = peak_of(day[4])
@@ -271,7 +277,7 @@ if touched then
   local at = string.format('%d', math.floor(now / 1000))
   if online > peak_today then
     peak_today, peak_today_at = online, at
-    redis.call('HSET', KEYS[3], today .. 'o', string.format('%d@%s', online, at))
+    redis.call('HSET', KEYS[3], fields[4], string.format('%d@%s', online, at))
   end
   if online > peak_all then
     peak_all, peak_all_at = online, at
@@ -293,7 +299,7 @@ local function sum_from(values, first)
   -- The sum of the visit counts `values` from index `first` on.
   local total = 0
   for i = first, #values do
-    total = total + tonumber(values[i] or '0')
+    if values[i] then total = total + tonumber(values[i]) end
   end
   return total
 end
