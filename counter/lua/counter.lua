@@ -221,9 +221,9 @@ local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~
 if touched then
   local timeout = tonumber(ARGV[7])
   -- Visitors past the visit timeout are trimmed when a new one joins: only
-  -- that grows `seen`. Within the timeout is the online window (else every
-  -- call trims), so they are never counted online, and a heartbeat checks
-  -- its visitor's age itself.
+  -- that grows `seen`. The online window lies within the timeout (else every
+  -- call trims), so they are never counted online meanwhile, and a heartbeat
+  -- checks its visitor's age itself.
   if (mode == 'hit' and not last) or window > timeout then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - timeout))
   end
