@@ -72,15 +72,11 @@ local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local today = ARGV[3]
 local window = tonumber(ARGV[6])
-
-local function sliding(cur_key, old_key, span)
-  -- Estimated count over the last `span` ms: the current fixed window plus
-  -- the previous one weighted by how much of it still overlaps.
-  local counts = redis.call('MGET', cur_key, old_key)
-  local cur, old = tonumber(counts[1] or '0'), tonumber(counts[2] or '0')
-  local elapsed = (now % span) / span
-  return cur + old * (1 - elapsed), math.ceil((span - now % span) / 1000)
-end
+-- Today's fields of the month hash, then `mv`; the reads below add to the list.
+local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
+-- Arguments go to Redis as strings: a Lua number would be formatted on every
+-- call, and with %.14g (Lua's) or %.17g (Redis's), dearer than %d.
+local since = string.format('%d', now - window)  -- scores at or before it are out of the window
 
 local function peak_of(value)
   if not value then return 0, '' end
@@ -106,11 +102,30 @@ if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
   groups[2] = {base = 16, times = tonumber(ARGV[19])}
 end
 
-local function over_limit(offset, span, limit)
-  -- Seconds to wait when a group is at its limit in the window at KEYS[base + offset], else nil.
-  for _, g in ipairs(groups) do
-    local rate, wait = sliding(KEYS[g.base + offset], KEYS[g.base + offset + 1], span)
-    if rate >= limit * g.times then return wait end
+local function windows(offsets)
+  -- The current and the previous window at KEYS[base + offset] of every
+  -- group, for every offset, in one MGET: pairs in that order.
+  local keys = {}
+  for _, offset in ipairs(offsets) do
+    for _, g in ipairs(groups) do
+      keys[#keys + 1] = KEYS[g.base + offset]
+      keys[#keys + 1] = KEYS[g.base + offset + 1]
+    end
+  end
+  return redis.call('MGET', unpack(keys))
+end
+
+local function over_limit(counts, first, span, limit)
+  -- Seconds to wait when a group is at its limit in the windows of `span` ms
+  -- whose pairs start at counts[first], else nil. The estimate over the last
+  -- `span` ms: the current fixed window plus the previous one weighted by how
+  -- much of it still overlaps.
+  local elapsed = (now % span) / span
+  for n, g in ipairs(groups) do
+    local i = first + 2 * (n - 1)
+    if tonumber(counts[i] or '0') + tonumber(counts[i + 1] or '0') * (1 - elapsed) >= limit * g.times then
+      return math.ceil((span - now % span) / 1000)
+    end
   end
   return nil
 end
@@ -124,22 +139,30 @@ end
 
 local function may_keep(visitor)
   -- Whether every group may keep `visitor` online now; if so, note that it does.
+  -- A visitor kept within the window passes; another one is counted against
+  -- the cap, and only a set at the cap is trimmed of visitors kept before the
+  -- window and counted again: entries older than that never pass.
   local cap = tonumber(ARGV[12])
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
-    redis.call('ZREMRANGEBYSCORE', keep, '-inf', now - window)
-    if not redis.call('ZSCORE', keep, visitor) and redis.call('ZCARD', keep) >= cap * g.times then
-      return false
+    local at = redis.call('ZSCORE', keep, visitor)
+    if not at or tonumber(at) <= now - window then
+      local limit = cap * g.times
+      if redis.call('ZCARD', keep) >= limit then
+        redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
+        if redis.call('ZCARD', keep) >= limit then return false end
+      end
     end
   end
   for _, g in ipairs(groups) do
-    redis.call('ZADD', KEYS[g.base + 6], now, visitor)
+    redis.call('ZADD', KEYS[g.base + 6], ARGV[2], visitor)
     redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
   end
   return true
 end
 
 local status, new_visit = 0, 0
+local last  -- a hit's visitor's last-seen ms in `seen`, as Redis answered
 
 if mode == 'hit' then
   local timeout = tonumber(ARGV[7])
@@ -150,29 +173,31 @@ if mode == 'hit' then
   if duplicate then
     status = 1
   else
-    local wait = over_limit(0, 60000, tonumber(ARGV[12]))
+    -- The hit limit's windows and the new-visit limit's, in one call.
+    local counts = windows({0, 2})
+    local wait = over_limit(counts, 1, 60000, tonumber(ARGV[12]))
     if wait then
       return {2, 0, wait}
     end
-    local last = redis.call('ZSCORE', KEYS[2], visitor)
+    last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
-      local nv_wait = over_limit(2, 3600000, tonumber(ARGV[13]))
+      local nv_wait = over_limit(counts, 1 + 2 * #groups, 3600000, tonumber(ARGV[13]))
       if nv_wait then
         return {3, 0, nv_wait}
       end
       new_visit = 1
       count_in(2, ARGV[18])
-      redis.call('HINCRBY', KEYS[1], 'total', 1)
-      redis.call('HINCRBY', KEYS[3], today .. 'v', 1)
-      redis.call('HINCRBY', KEYS[3], 'mv', 1)
+      redis.call('HINCRBY', KEYS[1], 'total', '1')
+      redis.call('HINCRBY', KEYS[3], fields[1], '1')
+      redis.call('HINCRBY', KEYS[3], 'mv', '1')
     end
     if hit ~= '' then
       redis.call('SADD', KEYS[7], hit)
       if redis.call('SCARD', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[15]) end
     end
     count_in(0, ARGV[17])
-    redis.call('HINCRBY', KEYS[3], today .. 'p', 1)
-    if redis.call('HINCRBY', KEYS[6], ARGV[11], 1) == 1 then
+    redis.call('HINCRBY', KEYS[3], fields[2], '1')
+    if redis.call('HINCRBY', KEYS[6], ARGV[11], '1') == 1 then
       redis.call('EXPIRE', KEYS[6], ARGV[16])
     end
     -- PFADD answers 1 when it created or changed the sketch.
@@ -183,65 +208,81 @@ if mode == 'hit' then
 elseif mode == 'bot' or mode == 'beat' then
   -- Bots share the hits' budget (limit keys from 0); heartbeats have their own (from 4).
   local first = mode == 'bot' and 0 or 4
-  local wait = over_limit(first, 60000, tonumber(ARGV[12]))
+  local wait = over_limit(windows({first}), 1, 60000, tonumber(ARGV[12]))
   if wait then
     return {2, 0, wait}
   end
   count_in(first, ARGV[17])
   if mode == 'bot' then
-    redis.call('HINCRBY', KEYS[3], today .. 'b', 1)
+    redis.call('HINCRBY', KEYS[3], fields[3], '1')
   end
 end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
   local timeout = tonumber(ARGV[7])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - timeout)
+  -- Visitors past the visit timeout are trimmed when a new one joins: only
+  -- that grows `seen`. The online window lies within the timeout (else every
+  -- call trims), so they are never counted online meanwhile, and a heartbeat
+  -- checks its visitor's age itself.
+  if (mode == 'hit' and not last) or window > timeout then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - timeout))
+  end
   -- GT: a late request from a host with a slower clock never moves it back.
   -- Only a page view lets a visitor in, so heartbeats with made-up ids
   -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
-    if redis.call('ZSCORE', KEYS[2], ARGV[8]) and may_keep(ARGV[8]) then
-      redis.call('ZADD', KEYS[2], 'GT', now, ARGV[8])
+    local at = redis.call('ZSCORE', KEYS[2], ARGV[8])
+    if at and now - tonumber(at) < timeout and may_keep(ARGV[8]) then
+      redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[8])
     end
   else
     local kept = may_keep(ARGV[8])
     -- A page view over the client's online cap still counts and starts a
     -- visit, but its visitor is seen as of one window ago: not online.
-    redis.call('ZADD', KEYS[2], 'GT', kept and now or (now - window), ARGV[8])
+    redis.call('ZADD', KEYS[2], 'GT', kept and ARGV[2] or since, ARGV[8])
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[9])
 end
 
-local online = redis.call('ZCOUNT', KEYS[2], '(' .. (now - window), '+inf')
--- Today's fields and the visits of yesterday and this week's other days, in
--- one HMGET per month: refs "c<day>" are in this month, "o<day>" in the other.
-local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
-local other_fields, slots = {}, {}
-for ref in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '%S+') do
-  local list = string.sub(ref, 1, 1) == 'c' and fields or other_fields
-  list[#list + 1] = string.sub(ref, 2) .. 'v'
-  slots[#slots + 1] = {list, #list}
+local online = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
+-- Today's fields, the visits of yesterday and this week's other days, and
+-- last week's (see "Last week and last month"), in one HMGET per month: refs
+-- "c<day>" are in this month, "o<day>" in the other, whose list starts with `mv`.
+local tail = #ARGV - 4
+local other_fields, slots = {'mv'}, {}  -- a slot: i for fields[i], -i for other_fields[i]
+for month, d in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '(%a)(%d+)') do
+  if month == 'c' then
+    fields[#fields + 1] = d .. 'v'
+    slots[#slots + 1] = #fields
+  else
+    other_fields[#other_fields + 1] = d .. 'v'
+    slots[#slots + 1] = -#other_fields
+  end
 end
+local last_week_at, other_last_week_at = #fields + 1, #other_fields + 1
+for f in string.gmatch(ARGV[tail], '%S+') do fields[#fields + 1] = f end
+for f in string.gmatch(ARGV[tail + 1], '%S+') do other_fields[#other_fields + 1] = f end
 local day = redis.call('HMGET', KEYS[3], unpack(fields))
-local other_day = #other_fields > 0 and redis.call('HMGET', KEYS[4], unpack(other_fields)) or {}
+local other_day = redis.call('HMGET', KEYS[4], unpack(other_fields))
 local function visits_of(slot)
-  local value = (slot[1] == fields and day or other_day)[slot[2]]
-  return tonumber(value or '0')
+  local value
+  if slot > 0 then value = day[slot] else value = other_day[-slot] end
+  return value and tonumber(value) or 0
 end
 
 local peak_today, peak_today_at = peak_of(day[4])
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
 local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
 if touched then
-  local at = tostring(math.floor(now / 1000))
+  local at = string.format('%d', math.floor(now / 1000))
   if online > peak_today then
     peak_today, peak_today_at = online, at
-    redis.call('HSET', KEYS[3], today .. 'o', online .. '@' .. at)
+    redis.call('HSET', KEYS[3], fields[4], string.format('%d@%s', online, at))
   end
   if online > peak_all then
     peak_all, peak_all_at = online, at
-    redis.call('HSET', KEYS[1], 'peak', online, 'peak_at', at)
+    redis.call('HSET', KEYS[1], 'peak', string.format('%d', online), 'peak_at', at)
   end
 end
 
@@ -253,26 +294,18 @@ end
 
 -- Last week and last month ---------------------------------------------------
 -- The previous ISO week starts at most 13 days back, so its days lie in this
--- month or the previous one; last month is the previous month's `mv`.
-local tail = #ARGV - 4
-local function sum_fields(key, fields, out)
+-- month or the previous one (read above, after each month's other fields);
+-- last month is the previous month's `mv`.
+local function sum_from(values, first)
+  -- The sum of the visit counts `values` from index `first` on.
   local total = 0
-  local values = redis.call('HMGET', key, unpack(fields))
-  for i = 1, #values do
-    out[i] = tonumber(values[i] or '0')
-    total = total + out[i]
+  for i = first, #values do
+    if values[i] then total = total + tonumber(values[i]) end
   end
   return total
 end
-local last_week, previous = 0, {}
-local in_current, in_previous = {}, {'mv'}
-for f in string.gmatch(ARGV[tail], '%S+') do in_current[#in_current + 1] = f end
-for f in string.gmatch(ARGV[tail + 1], '%S+') do in_previous[#in_previous + 1] = f end
-if #in_current > 0 then
-  last_week = sum_fields(KEYS[3], in_current, {})
-end
-last_week = last_week + sum_fields(KEYS[4], in_previous, previous) - previous[1]
-local last_month = previous[1]
+local last_week = sum_from(day, last_week_at) + sum_from(other_day, other_last_week_at)
+local last_month = tonumber(other_day[1] or '0')
 
 -- Pages ---------------------------------------------------------------------
 -- A counted hit with a page adds one view to it in the all-time, month and
@@ -286,17 +319,17 @@ if page ~= '' then
   local p_all, p_month, p_day = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
   if mode == 'hit' and status == 0 then
     local name = page
-    local views = redis.call('ZADD', p_all, 'XX', 'INCR', 1, page)
+    local views = redis.call('ZADD', p_all, 'XX', 'INCR', '1', page)
     if not views then
       local named = redis.call('ZCARD', p_all)
       if named >= tonumber(ARGV[tail + 3]) and redis.call('ZSCORE', p_all, OTHER) then
         named = named - 1
       end
       if named >= tonumber(ARGV[tail + 3]) then name = OTHER end
-      views = redis.call('ZINCRBY', p_all, 1, name)
+      views = redis.call('ZINCRBY', p_all, '1', name)
     end
-    redis.call('ZINCRBY', p_month, 1, name)
-    local on_day = redis.call('ZINCRBY', p_day, 1, name)
+    redis.call('ZINCRBY', p_month, '1', name)
+    local on_day = redis.call('ZINCRBY', p_day, '1', name)
     if tonumber(on_day) == 1 then
       -- The day table's first view of this page; the deadline is the same for all.
       redis.call('EXPIRE', p_day, ARGV[tail + 4])
