@@ -5,7 +5,8 @@ hit script with a controlled clock, pipelined so that a million page views
 take a minute or two rather than an hour:
 
 1. 1,000,000 page views (each with a hit id) from 200,000 visitors over 30
-   simulated days: Redis `used_memory` growth, before and after dropping the
+   simulated days, 100 visitors behind each client address, under the
+   service's default limits: Redis `used_memory` growth, before and after dropping the
    keys whose TTL would have run out by the last simulated day (the run takes
    minutes of real time, so Redis's own expiry cannot do it), and what a day
    of history costs.
@@ -34,7 +35,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from counter.privacy import hit_hash, visitor_hash
-from counter.store import Store
+from counter.store import KEEP_GRACE, Store
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 SITE = "demo"
@@ -69,13 +70,15 @@ def usage(client: redis.Redis, pattern: str) -> tuple[int, int]:
     return sum(client.memory_usage(k, samples=0) or 0 for k in keys), len(keys)
 
 
-def expire_by_clock(client: redis.Redis, now: float) -> None:
+def expire_by_clock(client: redis.Redis, store: Store, now: float) -> None:
     """Delete the short-lived keys whose TTL would have run out by `now` (simulated)."""
     day, hour = int(now // 86400), int(now // 3600)
+    kept_since = (now - store.online_window - KEEP_GRACE) * 1000  # a client's `keep` set lives this long
     for key in client.scan_iter(f"vc:{{{SITE}}}:*", count=1000):
         kind, _, stamp = key.decode().rpartition(":")
-        if (":hits" in kind and int(stamp) < day - 1) or (":min" in kind and int(stamp) < hour - 1) \
-                or ":rl:" in kind or ":nv:" in kind:
+        short = ":rl:" in kind or ":nv:" in kind or ":hb:" in kind  # two minutes or two hours at most
+        if (short or (":hits" in kind and int(stamp) < day - 1) or (":min" in kind and int(stamp) < hour - 1)
+                or (":keep" in kind and client.zrange(key, -1, -1, withscores=True)[0][1] < kept_since)):
             client.delete(key)
 
 
@@ -85,15 +88,18 @@ def month(args, store: Store, client: redis.Redis) -> dict:
     start = datetime(2026, 11, 1, tzinfo=ZONE).timestamp()
     step = args.days * 86400 / args.pageviews
     ids = [visitor_hash(SITE, f"visitor-{i:016d}") for i in range(args.visitors)]
-    views = ((start + i * step, ids[rng.randrange(args.visitors)], "client", hit_hash(SITE, f"hit-{i:016d}"))
-             for i in range(args.pageviews))
+    who = (rng.randrange(args.visitors) for _ in range(args.pageviews))
+    views = ((start + i * step, ids[v], f"client-{v // OFFICE}", hit_hash(SITE, f"hit-{i:016d}"))
+             for i, v in enumerate(who))
     before = used(client)
     began = time.monotonic()
     counted = store.hit_many(SITE, ZONE, views)
     took = time.monotonic() - began
+    if counted != args.pageviews:
+        raise RuntimeError(f"{args.pageviews - counted} of the month's page views were refused")
     grown = used(client) - before
     end = start + args.pageviews * step
-    expire_by_clock(client, end)
+    expire_by_clock(client, store, end)
     kept = used(client) - before
     history, _ = usage(client, f"vc:{{{SITE}}}:m:*")
     sketches, days = usage(client, f"vc:{{{SITE}}}:u:*")
@@ -137,7 +143,8 @@ def measure(args) -> tuple[dict, dict]:
         proc, port = start_redis(tmp)
         try:
             client = redis.Redis(port=port)
-            store = Store(f"redis://127.0.0.1:{port}/0", rate_limit=10**9, new_visit_limit=10**9)
+            # The service's default limits: visitors come OFFICE to a client address.
+            store = Store(f"redis://127.0.0.1:{port}/0")
             return month(args, store, client), burst(args, store.url, client)
         finally:
             proc.terminate()

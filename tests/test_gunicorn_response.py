@@ -143,3 +143,29 @@ def test_pipelined_answers_each_in_one_send_keep_the_connection_in_step(tmp_path
     assert json.loads(answers[4][1])["error"]["code"] == "unknown_site"
     assert answers[-1][1] == b'{"status":"ok"}\n'
     assert "Traceback" not in log, log
+
+
+# post_request on a connection's requests 1..6, counting the yields it makes.
+YIELDS = r'''
+import importlib.util, json, sys, types
+spec = importlib.util.spec_from_file_location("gunicorn_conf", sys.argv[1])
+conf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conf)
+yields = []
+conf.gevent.sleep = lambda seconds=0: yields.append(seconds)
+worker = types.SimpleNamespace()
+for n in range(1, 7):
+    req = types.SimpleNamespace(req_number=n)
+    conf.post_request(worker, req, {}, None)
+print(json.dumps({"yields": yields, "every": conf.YIELD_EVERY}))
+'''
+
+
+def test_a_keep_alive_connection_yields_to_the_others_every_few_requests(tmp_path):
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", YIELDS, str(ROOT / "deploy" / "gunicorn.conf.py")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["every"] >= 1
+    assert result["yields"] == [0] * (6 // result["every"])
