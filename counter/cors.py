@@ -13,6 +13,7 @@ from flask import Flask, request
 from .config import Site
 from .web import counter
 
+NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every answer
 API_HEADERS = (
     ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
     # Authorization: a private site's reads take the admin token.
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
 def add_headers(response):
     """Add CORS and hardening headers to every answer."""
     headers = response.headers
-    headers["X-Content-Type-Options"] = "nosniff"
+    headers[NOSNIFF[0]] = NOSNIFF[1]
     if request.path.startswith("/api/"):
         # Added, not set: no view sets these, and this runs on the busiest path.
         writing = request.method == "POST" or (

@@ -19,7 +19,7 @@ import time
 from flask import Flask
 
 from .api import record_heartbeat, record_hit
-from .cors import api_headers
+from .cors import NOSNIFF, api_headers
 from .telemetry import LATENCY
 from .web import LEAN_FAILED, LEAN_STARTED
 
@@ -57,7 +57,7 @@ class LeanWrites:
             return self.wsgi_app(environ, start_response)
         data = self.app.json.response_body(body)
         headers = [("Content-Type", self.app.json.mimetype), ("Content-Length", str(len(data))),
-                   ("X-Content-Type-Options", "nosniff"),
+                   NOSNIFF,
                    *api_headers(True, environ.get("HTTP_ORIGIN"), self.counter.sites.get(site_id))]
         start_response("200 OK", headers)
         LATENCY.labels(rule).observe(time.perf_counter() - started)
