@@ -61,6 +61,9 @@ OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page star
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
 NETWORK_SHARE = 8
 KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window after a write
+# From this many visitors a day (the HyperLogLog's error, 0.81 %, is then wider than a
+# second's new visitors), a hit's answer reuses the day's count made within the same second.
+UNIQ_REUSE_FROM = 10_000
 
 
 class Status(IntEnum):
@@ -72,11 +75,14 @@ class Status(IntEnum):
     NEW_VISIT_LIMITED = 3  # over the new visits per client and hour: nothing written
 
 
-# The counter script's answer, field by field, in the order counter.lua returns them.
+# The counter script's answer, field by field, in the order counter.lua returns them;
+# it says the days of this week before today where Counts has this_week, and ends with
+# the version of the past days' counts.
 ANSWER = ("status", "new_visit", "total", "today", "yesterday", "this_week", "this_month",
           "online", "pageviews_today", "unique_today", "bots_today", "peak_today",
           "peak_today_at", "peak_all", "peak_all_at", "last_week", "last_month",
           "page_views", "page_today")
+PAST = (4, 5, 15, 16)  # the answer's places of the past days' counts: yesterday ... last_month
 LIMITED_ANSWER = ("status", "new_visit", "retry_after")  # a limited hit's answer
 
 
@@ -184,6 +190,8 @@ class Store:
         self.max_paths = max_paths
         self._salts: dict[str, bytes] = {}
         self._secret: bytes | None = None
+        # Per site: the local day, the version (`hv`) and the past days' counts last read.
+        self._past: dict[str, tuple[date, str, tuple[int, ...]]] = {}
         self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY,
                                               "pages": TOP_PAGES}, on_open=self._forget_salts)
         self._call = self.redis.call
@@ -204,10 +212,11 @@ class Store:
     # -- counting ---------------------------------------------------------
 
     def _script_args(self, mode: str, site: str, zone: ZoneInfo, now: float,
-                     writes: tuple[list, list] = ((), ()), page: str = "") -> tuple[list, list]:
-        """Return the counter script's keys and arguments for `site` at `now`.
+                     writes: tuple[list, list] = ((), ()), page: str = "") -> tuple[list, list, tuple]:
+        """Return the counter script's keys and arguments for `site` at `now`, and the past days' counts held.
 
-        Last week's fields and the page's keys and arguments come last, in every mode.
+        The version of the past days' counts held for today, last week's fields
+        and the page's keys and arguments come last, in every mode.
         """
         today = local_date(now, zone)
         keys, day_args, last_week = _day_parts(self.prefix, site, today)
@@ -215,20 +224,34 @@ class Store:
         if page:
             page_keys, ends = _page_parts(self.prefix, site, today, zone)
             page_ttl = max(1, int(ends - now))
+        held = self._past.get(site)
+        if held is not None and held[0] != today:
+            held = None
         return ([*keys, *writes[0], *page_keys],
                 [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
-                 *last_week, page, self.max_paths, page_ttl])
+                 "" if held is None else held[1], *last_week, page, self.max_paths, page_ttl],
+                (site, today, held))
 
-    def _run(self, keys: list, args: list) -> Counts:
-        """Call the counter script once and unpack its answer."""
+    def _run(self, keys: list, args: list, past: tuple) -> Counts:
+        """Call the counter script once and unpack its answer, with the past days' counts held or read."""
         raw = self._call(self.redis.script("counter"), keys, args)
         values = [int(x) if x != "" else None for x in raw]
         values[0] = Status(values[0])
         values[1] = bool(values[1])
         if values[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
             return Counts(**dict(zip(LIMITED_ANSWER, values, strict=True)))
-        if len(values) != len(ANSWER):
-            raise ValueError(f"the counter script answered {len(values)} fields, not {len(ANSWER)}")
+        if len(values) != len(ANSWER) + 1:
+            raise ValueError(f"the counter script answered {len(values)} fields, not {len(ANSWER) + 1}")
+        site, today, held = past
+        version = values.pop()
+        if values[PAST[0]] is None:  # the script found the version held: not read again
+            counts = held[2]
+        else:
+            counts = tuple(values[i] for i in PAST)
+            self._past[site] = (today, str(version), counts)
+        for i, count in zip(PAST, counts, strict=True):
+            values[i] = count
+        values[5] += values[3]  # this week: the days before today, and today
         return Counts(*values)  # ANSWER's order is Counts's
 
     def _write_keys(self, site: str, now: float, client: str, network: str) -> list[str]:
@@ -261,11 +284,12 @@ class Store:
 
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, hit: str = "", page: str = "", network: str = "",
-                  mode: str = "hit") -> tuple[list, list]:
-        """Return the script's keys and arguments for a page view, heartbeat or bot."""
+                  mode: str = "hit") -> tuple[list, list, tuple]:
+        """Return the script's keys and arguments for a page view, heartbeat or bot, and the past held."""
         args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
                 self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL,
-                NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000]
+                NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000,
+                UNIQ_REUSE_FROM]
         return self._script_args(mode, site, zone, now,
                                  (self._write_keys(site, now, client, network), args), page)
 
@@ -283,7 +307,8 @@ class Store:
         script = self.redis.script("counter")
         pipe = self.client.pipeline(transaction=False)
         for n, (now, visitor, client, hit) in enumerate(views, 1):
-            script(*self._hit_args(site, zone, now, visitor, client, hit), client=pipe)
+            keys, args, _ = self._hit_args(site, zone, now, visitor, client, hit)
+            script(keys, args, client=pipe)
             if n % batch == 0:
                 counted += sum(r[0] == Status.OK for r in self._call(pipe.execute))
         return counted + sum(r[0] == Status.OK for r in self._call(pipe.execute))
@@ -398,7 +423,7 @@ class Store:
         """Set one day's visits and/or page views; return the old pair."""
         key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
         args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews]
-        old = self._call(self.redis.script("set_day"), [key], args)
+        old = self._call(self.redis.script("set_day"), [key, self.key(ALL, site)], args)
         return int(old[0]), int(old[1])
 
     def set_days(self, site: str, rows, batch: int = 1000) -> list[tuple[int, int]]:
@@ -418,7 +443,7 @@ class Store:
             pipe = self.client.pipeline(transaction=False)
             for day, visits, pageviews in rows[start:start + batch]:
                 key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-                pipe.execute_command("EVALSHA", sha, 1, key, day.day,
+                pipe.execute_command("EVALSHA", sha, 2, key, self.key(ALL, site), day.day,
                                      "" if visits is None else visits,
                                      "" if pageviews is None else pageviews)
             old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]

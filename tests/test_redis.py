@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import redis as redis_py
 
 from counter import create_app
+from counter import store as store_module
+from counter.clock import local_date
 from counter.config import ConfigError
-from counter.store import Store
+from counter.service import MAX_COUNT
+from counter.store import KEEP, SEEN, Store
 from tests.helpers import BROWSER_UA, RedisServer, browser, free_port, require_redis_server, settings
 
 pytestmark = pytest.mark.redis
@@ -253,3 +257,82 @@ def test_bulk_hits_count_as_single_hits_do(real, real_redis, clock):
     at = t + 4000
     assert bulk.read("demo", zone, at) == single.read("demo", zone, at)
     assert (single.read("demo", zone, at).today, single.read("demo", zone, at).pageviews_today) == (3, 4)
+
+
+ZONE = settings()["SITES"]["demo"].zone
+
+
+@pytest.fixture
+def stores(real, real_redis):
+    """Return a maker of stores on the empty real server, each closed after the test."""
+    made: list[Store] = []
+
+    def make() -> Store:
+        made.append(Store(real_redis.url))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.client.close()
+
+
+def test_past_days_set_elsewhere_show_in_the_next_answer(stores, clock):
+    host = stores()  # a worker: holds the past days' counts once read
+    admin = stores()  # another host, or the command line
+    today = local_date(clock.now(), ZONE)
+    assert host.hit("demo", ZONE, clock.now(), "v1", "c").yesterday == 0
+    # Held now: the script does not read them again while their version stands.
+    keys, args, _ = host._script_args("read", "demo", ZONE, clock.now())
+    assert host._call(host.redis.script("counter"), keys, args)[4] == ""
+    admin.set_day("demo", today - timedelta(days=1), 7, None)
+    counts = host.hit("demo", ZONE, clock.now() + 1, "v2", "c")
+    assert counts.yesterday == 7 and counts.today == 2
+    assert counts.this_week == (9 if today.isoweekday() > 1 else 2)
+    admin.set_days("demo", [(today - timedelta(days=7), 5, None)])
+    assert host.read("demo", ZONE, clock.now() + 2).last_week == 5
+    clock.advance(86400)  # the next local day: today's visits become yesterday's
+    assert host.read("demo", ZONE, clock.now()).yesterday == 2
+
+
+def test_a_large_sites_hit_reuses_the_days_visitor_count_within_a_second(stores, clock, monkeypatch):
+    monkeypatch.setattr(store_module, "UNIQ_REUSE_FROM", 2)
+    store = stores()
+    t = float(int(clock.now()))
+    answers = [store.hit("demo", ZONE, t + n / 10, f"v{n}", "c").unique_today for n in range(4)]
+    assert answers == [1, 2, 2, 2]  # from 2 on, counted once in this second
+    assert store.read("demo", ZONE, t + 0.5).unique_today == 4  # a read always counts
+    assert store.hit("demo", ZONE, t + 1, "v4", "c").unique_today == 5  # a new second counts again
+
+
+def test_counts_past_2_53_stay_exact(stores, real, clock):
+    store = stores()
+    store.set_total("demo", MAX_COUNT - 1)
+    store.set_day("demo", local_date(clock.now(), ZONE), MAX_COUNT, None)  # this month's visits too
+    totals = [store.hit("demo", ZONE, clock.now() + n, f"v{n}", "c") for n in range(3)]
+    assert [c.total for c in totals] == [MAX_COUNT, MAX_COUNT + 1, MAX_COUNT + 2]
+    assert [c.this_month for c in totals] == [MAX_COUNT + 1, MAX_COUNT + 2, MAX_COUNT + 3]
+    assert int(real.hget("vc:{demo}:all", "total")) == MAX_COUNT + 2
+
+
+def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, real, clock):
+    store = stores()
+    seen, keep = store.key(SEEN, "demo"), store.key(KEEP, "demo", client="c")
+    t = clock.now() - clock.now() % 60  # the start of a minute
+    store.hit("demo", ZONE, t, "v1", "c")
+    assert real.pttl(seen) > 1000 * 1000 and real.pttl(keep) > 300 * 1000
+    real.pexpire(seen, 5000)
+    real.pexpire(keep, 5000)
+    store.hit("demo", ZONE, t + 10, "v1", "c")  # the same minute, a returning visitor
+    assert real.pttl(seen) <= 5000 and real.pttl(keep) <= 5000
+    store.hit("demo", ZONE, t + 20, "v2", "c")  # a new visitor: `seen` grows, so it is renewed
+    assert real.pttl(seen) > 5000 and real.pttl(keep) <= 5000
+    real.pexpire(seen, 5000)
+    store.heartbeat("demo", ZONE, t + 30, "v1", "c")  # heartbeats renew `seen`, and begin their window
+    assert real.pttl(seen) > 5000 and real.pttl(keep) > 5000
+    real.pexpire(seen, 5000)
+    real.pexpire(keep, 5000)
+    store.hit("demo", ZONE, t + 60, "v1", "c")  # the next minute's first page view renews both
+    assert real.pttl(seen) > 5000 and real.pttl(keep) > 5000
+    real.delete(keep)
+    store.hit("demo", ZONE, t + 70, "v1", "c")  # a set made again mid-minute gets its lifetime
+    assert real.pttl(keep) > 5000

@@ -2,7 +2,9 @@
 -- Every key is built in Python (counter/store.py) and passed in KEYS; all of
 -- them carry the site's hash tag, so the whole call runs on one slot.
 --
--- KEYS[1]  all       hash: total, peak, peak_at (all-time)
+-- KEYS[1]  all       hash: total, peak, peak_at (all-time); u, the day's count
+--                    of visitors cached (see "Unique visitors"); hv, the version
+--                    of the past days' counts, bumped by every change to them
 -- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to visit_timeout)
 -- KEYS[3]  month     hash of the current local month: <day>v visits, <day>p page
 --                    views, <day>b bots, <day>o "peak@epoch" peak online, and
@@ -43,8 +45,11 @@
 -- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl (and hb) and nv
 -- ARGV[19] how many times the client's limits its network gets; 0: no network
 -- ARGV[20] lifetime of a client's `keep` set after a write, ms
+-- ARGV[21] the count of today's visitors from which a hit's answer may reuse
+--          a count of the HyperLogLog made within the same second
 --
--- every mode, last (see the blocks "Last week and last month" and "Pages"):
+-- every mode, last (see the blocks "Reads first", "Last week and last month" and "Pages"):
+-- ARGV[n-5] the version (hv) of the past days' counts the caller holds for today, or ""
 -- ARGV[n-4] last week's visit fields in the current month, e.g. "2v 3v"
 -- ARGV[n-3] last week's visit fields in the previous month, e.g. "27v 28v"
 -- ARGV[n-2] the page (a normalised path), or "" for none
@@ -58,9 +63,12 @@
 -- Every lifetime is named once, in counter/store.py, and passed here.
 --
 -- Returns the fields of ANSWER in counter/store.py, in that order:
--- {status, new_visit, total, today, yesterday, week, month, online,
+-- {status, new_visit, total, today, yesterday, week_before_today, month, online,
 --  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
---  peak_all, peak_all_at, last_week, last_month, page_views, page_today}
+--  peak_all, peak_all_at, last_week, last_month, page_views, page_today,
+--  history_version}
+-- yesterday, week_before_today, last_week and last_month are "" when the
+-- caller holds the past days' counts of history_version.
 -- total and month come back as strings, so that no count passes through a
 -- Lua number (a double, exact only up to 2^53) on its way out.
 -- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
@@ -72,11 +80,61 @@ local mode = ARGV[1]
 local now = tonumber(ARGV[2])
 local today = ARGV[3]
 local window = tonumber(ARGV[6])
--- Today's fields of the month hash, then `mv`; the reads below add to the list.
-local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
 -- Arguments go to Redis as strings: a Lua number would be formatted on every
 -- call, and with %.14g (Lua's) or %.17g (Redis's), dearer than %d.
 local since = string.format('%d', now - window)  -- scores at or before it are out of the window
+local second = string.format('%d', math.floor(now / 1000))
+local EXACT = 9007199254740991  -- 2^53 - 1: the largest count a Lua number holds to the unit
+
+-- Reads first -----------------------------------------------------------------
+-- The counts are read before the writes, which then set each hash's new
+-- values in one HSET. The past days' counts (yesterday, this week's other
+-- days, last week, last month) change only when an operator sets a day,
+-- which bumps `hv`: a caller holding the counts of the current version
+-- passes it, and they are not read again.
+-- `u` caches the day's count of visitors: "<second>:<count>" (see "Unique visitors").
+local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at', 'u', 'hv')
+local version = all[5] or '0'
+local tail = #ARGV - 4
+local history = ARGV[tail - 1] ~= version
+-- The month's fields of today and `mv`; with the history, yesterday's and this
+-- week's other days' visits and last week's, in one HMGET per month: refs
+-- "c<day>" are in this month, "o<day>" in the other, whose list starts with `mv`.
+local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
+local other_fields, slots = {'mv'}, {}  -- a slot: i for fields[i], -i for other_fields[i]
+local last_week_at, other_last_week_at, other_day
+if history then
+  for month, d in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '(%a)(%d+)') do
+    if month == 'c' then
+      fields[#fields + 1] = d .. 'v'
+      slots[#slots + 1] = #fields
+    else
+      other_fields[#other_fields + 1] = d .. 'v'
+      slots[#slots + 1] = -#other_fields
+    end
+  end
+  last_week_at, other_last_week_at = #fields + 1, #other_fields + 1
+  for f in string.gmatch(ARGV[tail], '%S+') do fields[#fields + 1] = f end
+  for f in string.gmatch(ARGV[tail + 1], '%S+') do other_fields[#other_fields + 1] = f end
+  other_day = redis.call('HMGET', KEYS[4], unpack(other_fields))
+end
+local day = redis.call('HMGET', KEYS[3], unpack(fields))
+local month_set, all_set = {}, {}  -- field, value, ... for one HSET of each hash
+
+local function add_one(key, field, values, i, set)
+  -- Add one to the count values[i], field `field` of hash `key`: in the
+  -- hash's HSET (`set`) when a Lua number holds the sum to the unit, else by
+  -- HINCRBY at once, so that a count set near 2^53 by an operator stays exact.
+  local n = tonumber(values[i] or '0')
+  if n < EXACT then
+    values[i] = string.format('%d', n + 1)
+    set[#set + 1] = field
+    set[#set + 1] = values[i]
+  else
+    redis.call('HINCRBY', key, field, '1')
+    values[i] = redis.call('HGET', key, field)
+  end
+end
 
 local function peak_of(value)
   if not value then return 0, '' end
@@ -87,7 +145,12 @@ end
 -- Lifetimes are set when a key (or, for the minute hash, a minute) is
 -- created, not on every hit: fewer calls, and fewer writes to replicate.
 local function incr_new(key, ttl)
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ttl) end
+  -- Count one more at `key`; return whether that created it.
+  if redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ttl)
+    return true
+  end
+  return false
 end
 
 -- Limits ------------------------------------------------------------------
@@ -95,8 +158,7 @@ end
 -- its /48 network's (ARGV[19] times larger): hits and bots share one budget
 -- per minute, heartbeats have their own (a reader's tab sends one a minute),
 -- new visits one per hour. A client keeps at most ARGV[12] visitors online:
--- the visitors it refreshed within the online window are in its `keep` set,
--- and one beyond the cap is not refreshed, whatever the client sends.
+-- the visitors it refreshed are in its `keep` set, which never holds more.
 local groups = {{base = 9, times = 1}}
 if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
   groups[2] = {base = 16, times = tonumber(ARGV[19])}
@@ -131,77 +193,98 @@ local function over_limit(counts, first, span, limit)
 end
 
 local function count_in(offset, ttl)
-  -- Count one more in the current window at KEYS[base + offset] of every group.
-  for _, g in ipairs(groups) do
-    incr_new(KEYS[g.base + offset], ttl)
+  -- Count one more in the current window at KEYS[base + offset] of every
+  -- group; return, group by group, whether that began the window.
+  local began = {}
+  for n, g in ipairs(groups) do
+    began[n] = incr_new(KEYS[g.base + offset], ttl)
   end
+  return began
 end
 
-local function may_keep(visitor)
+local function may_keep(visitor, began)
   -- Whether every group may keep `visitor` online now; if so, note that it does.
-  -- A visitor kept within the window passes; another one is counted against
-  -- the cap, and only a set at the cap is trimmed of visitors kept before the
-  -- window and counted again: entries older than that never pass.
-  local cap = tonumber(ARGV[12])
-  for _, g in ipairs(groups) do
+  -- A set never holds more than its cap, so its visitors within the window
+  -- (the ones this client keeps online) never exceed it: a visitor new to
+  -- the set is let in under the cap, or once the visitors kept before the
+  -- window are trimmed; one already in it is refreshed. The set's lifetime
+  -- is set when it is created, and renewed when the group's rate window
+  -- began (`began`, from count_in): at least once a minute while the client
+  -- is active, so the set outlives by the window every visitor it keeps.
+  local cap, added = tonumber(ARGV[12]), {}
+  for n, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
-    local at = redis.call('ZSCORE', keep, visitor)
-    if not at or tonumber(at) <= now - window then
-      local limit = cap * g.times
-      if redis.call('ZCARD', keep) >= limit then
-        redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
-        if redis.call('ZCARD', keep) >= limit then return false end
+    local renew = began[n]
+    if redis.call('ZADD', keep, ARGV[2], visitor) == 1 then
+      added[#added + 1] = keep
+      local limit, size = cap * g.times, redis.call('ZCARD', keep)
+      renew = renew or size == 1
+      if size > limit then
+        size = size - redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
+        if size > limit then
+          for _, k in ipairs(added) do redis.call('ZREM', k, visitor) end
+          return false
+        end
       end
     end
-  end
-  for _, g in ipairs(groups) do
-    redis.call('ZADD', KEYS[g.base + 6], ARGV[2], visitor)
-    redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
+    if renew then redis.call('PEXPIRE', keep, ARGV[20]) end
   end
   return true
 end
 
 local status, new_visit = 0, 0
 local last  -- a hit's visitor's last-seen ms in `seen`, as Redis answered
+local began  -- whether the request began its client's rate windows (count_in)
+local minute_began = false  -- a counted hit began the site's current minute
 
 if mode == 'hit' then
   local timeout = tonumber(ARGV[7])
   local visitor = ARGV[8]
   local hit = ARGV[10]
-  local duplicate = hit ~= '' and (redis.call('SISMEMBER', KEYS[7], hit) == 1
-                                   or redis.call('SISMEMBER', KEYS[8], hit) == 1)
+  -- The hit id joins today's set at once (a duplicate leaves it as it was),
+  -- and leaves it again if the hit is refused: a retry then counts.
+  local duplicate = hit ~= '' and redis.call('SADD', KEYS[7], hit) == 0
+  if hit ~= '' and not duplicate and redis.call('SISMEMBER', KEYS[8], hit) == 1 then
+    redis.call('SREM', KEYS[7], hit)  -- seen yesterday (UTC): kept in yesterday's set only
+    duplicate = true
+  end
   if duplicate then
     status = 1
   else
+    local function refuse(answer)
+      if hit ~= '' then redis.call('SREM', KEYS[7], hit) end
+      return answer
+    end
     -- The hit limit's windows and the new-visit limit's, in one call.
     local counts = windows({0, 2})
     local wait = over_limit(counts, 1, 60000, tonumber(ARGV[12]))
     if wait then
-      return {2, 0, wait}
+      return refuse({2, 0, wait})
     end
     last = redis.call('ZSCORE', KEYS[2], visitor)
     if not last or now - tonumber(last) >= timeout then
       local nv_wait = over_limit(counts, 1 + 2 * #groups, 3600000, tonumber(ARGV[13]))
       if nv_wait then
-        return {3, 0, nv_wait}
+        return refuse({3, 0, nv_wait})
       end
       new_visit = 1
       count_in(2, ARGV[18])
-      redis.call('HINCRBY', KEYS[1], 'total', '1')
-      redis.call('HINCRBY', KEYS[3], fields[1], '1')
-      redis.call('HINCRBY', KEYS[3], 'mv', '1')
+      add_one(KEYS[1], 'total', all, 1, all_set)
+      add_one(KEYS[3], fields[1], day, 1, month_set)
+      add_one(KEYS[3], 'mv', day, 5, month_set)
     end
-    if hit ~= '' then
-      redis.call('SADD', KEYS[7], hit)
-      if redis.call('SCARD', KEYS[7]) == 1 then redis.call('EXPIRE', KEYS[7], ARGV[15]) end
+    if hit ~= '' and redis.call('SCARD', KEYS[7]) == 1 then
+      redis.call('EXPIRE', KEYS[7], ARGV[15])
     end
-    count_in(0, ARGV[17])
-    redis.call('HINCRBY', KEYS[3], fields[2], '1')
-    if redis.call('HINCRBY', KEYS[6], ARGV[11], '1') == 1 then
+    began = count_in(0, ARGV[17])
+    add_one(KEYS[3], fields[2], day, 2, month_set)
+    -- The first page view of a minute renews what needs renewing only now
+    -- and then: the minute hash, the day's HyperLogLog and `seen` below.
+    minute_began = redis.call('HINCRBY', KEYS[6], ARGV[11], '1') == 1
+    redis.call('PFADD', KEYS[5], visitor)
+    if minute_began then
+      -- The local day begins on a minute: its first page view lands here.
       redis.call('EXPIRE', KEYS[6], ARGV[16])
-    end
-    -- PFADD answers 1 when it created or changed the sketch.
-    if redis.call('PFADD', KEYS[5], visitor) == 1 then
       redis.call('EXPIRE', KEYS[5], ARGV[14])
     end
   end
@@ -212,20 +295,22 @@ elseif mode == 'bot' or mode == 'beat' then
   if wait then
     return {2, 0, wait}
   end
-  count_in(first, ARGV[17])
+  began = count_in(first, ARGV[17])
   if mode == 'bot' then
-    redis.call('HINCRBY', KEYS[3], fields[3], '1')
+    day[3] = redis.call('HINCRBY', KEYS[3], fields[3], '1')
   end
 end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
   local timeout = tonumber(ARGV[7])
-  -- Visitors past the visit timeout are trimmed when a new one joins: only
-  -- that grows `seen`. The online window lies within the timeout (else every
-  -- call trims), so they are never counted online meanwhile, and a heartbeat
-  -- checks its visitor's age itself.
-  if (mode == 'hit' and not last) or window > timeout then
+  -- Visitors past the visit timeout are trimmed by the first page view of a
+  -- minute, and `seen` gets its lifetime then, or when it gains a visitor,
+  -- or on a heartbeat: it holds the visitors of the timeout and a minute,
+  -- and outlives its last write by the timeout. The online window lies
+  -- within the timeout (else every call trims), so trimmed visitors are
+  -- never counted online meanwhile, and a heartbeat checks its visitor's age itself.
+  if minute_began or window > timeout then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - timeout))
   end
   -- GT: a late request from a host with a slower clock never moves it back.
@@ -233,69 +318,74 @@ if touched then
   -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
     local at = redis.call('ZSCORE', KEYS[2], ARGV[8])
-    if at and now - tonumber(at) < timeout and may_keep(ARGV[8]) then
+    if at and now - tonumber(at) < timeout and may_keep(ARGV[8], began) then
       redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[8])
     end
   else
-    local kept = may_keep(ARGV[8])
+    local kept = may_keep(ARGV[8], began)
     -- A page view over the client's online cap still counts and starts a
     -- visit, but its visitor is seen as of one window ago: not online.
     redis.call('ZADD', KEYS[2], 'GT', kept and ARGV[2] or since, ARGV[8])
   end
-  redis.call('PEXPIRE', KEYS[2], ARGV[9])
+  if mode == 'beat' or minute_began or not last then
+    redis.call('PEXPIRE', KEYS[2], ARGV[9])
+  end
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
--- Today's fields, the visits of yesterday and this week's other days, and
--- last week's (see "Last week and last month"), in one HMGET per month: refs
--- "c<day>" are in this month, "o<day>" in the other, whose list starts with `mv`.
-local tail = #ARGV - 4
-local other_fields, slots = {'mv'}, {}  -- a slot: i for fields[i], -i for other_fields[i]
-for month, d in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '(%a)(%d+)') do
-  if month == 'c' then
-    fields[#fields + 1] = d .. 'v'
-    slots[#slots + 1] = #fields
-  else
-    other_fields[#other_fields + 1] = d .. 'v'
-    slots[#slots + 1] = -#other_fields
-  end
-end
-local last_week_at, other_last_week_at = #fields + 1, #other_fields + 1
-for f in string.gmatch(ARGV[tail], '%S+') do fields[#fields + 1] = f end
-for f in string.gmatch(ARGV[tail + 1], '%S+') do other_fields[#other_fields + 1] = f end
-local day = redis.call('HMGET', KEYS[3], unpack(fields))
-local other_day = redis.call('HMGET', KEYS[4], unpack(other_fields))
-local function visits_of(slot)
-  local value
-  if slot > 0 then value = day[slot] else value = other_day[-slot] end
-  return value and tonumber(value) or 0
-end
 
 local peak_today, peak_today_at = peak_of(day[4])
-local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at')
 local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
 if touched then
-  local at = string.format('%d', math.floor(now / 1000))
+  local at = second
   if online > peak_today then
     peak_today, peak_today_at = online, at
-    redis.call('HSET', KEYS[3], fields[4], string.format('%d@%s', online, at))
+    month_set[#month_set + 1] = fields[4]
+    month_set[#month_set + 1] = string.format('%d@%s', online, at)
   end
   if online > peak_all then
     peak_all, peak_all_at = online, at
-    redis.call('HSET', KEYS[1], 'peak', string.format('%d', online), 'peak_at', at)
+    all_set[#all_set + 1] = 'peak'
+    all_set[#all_set + 1] = string.format('%d', online)
+    all_set[#all_set + 1] = 'peak_at'
+    all_set[#all_set + 1] = at
   end
 end
 
-local today_visits = tonumber(day[1] or '0')
-local week = today_visits
-for i = 2, #slots do  -- slots[1] is yesterday
-  week = week + visits_of(slots[i])
+-- Unique visitors ---------------------------------------------------------------
+-- PFCOUNT after a PFADD that changed the sketch reads all 16,384 registers.
+-- A site with ARGV[21] visitors today or more has a hit's answer reuse the
+-- count made within the same second (the estimate's error there is wider
+-- than a second's new visitors); reads and smaller sites always count.
+local unique
+if mode == 'hit' and all[4] then
+  local at, count = string.match(all[4], '^(%d+):(%d+)$')
+  if at == second then unique = tonumber(count) end
 end
+if not unique then
+  unique = redis.call('PFCOUNT', KEYS[5])
+  if mode == 'hit' and status == 0 and unique >= tonumber(ARGV[21]) then
+    all_set[#all_set + 1] = 'u'
+    all_set[#all_set + 1] = second .. ':' .. string.format('%d', unique)
+  end
+end
+
+if #month_set > 0 then redis.call('HSET', KEYS[3], unpack(month_set)) end
+if #all_set > 0 then redis.call('HSET', KEYS[1], unpack(all_set)) end
+
+local today_visits = tonumber(day[1] or '0')
+local yesterday, week_before_today, last_week, last_month = '', '', '', ''
 
 -- Last week and last month ---------------------------------------------------
 -- The previous ISO week starts at most 13 days back, so its days lie in this
 -- month or the previous one (read above, after each month's other fields);
 -- last month is the previous month's `mv`.
+local function visits_of(slot)
+  -- The visits at a slot: fields[slot] of this month, or other_fields[-slot].
+  local value
+  if slot > 0 then value = day[slot] else value = other_day[-slot] end
+  return value and tonumber(value) or 0
+end
 local function sum_from(values, first)
   -- The sum of the visit counts `values` from index `first` on.
   local total = 0
@@ -304,8 +394,14 @@ local function sum_from(values, first)
   end
   return total
 end
-local last_week = sum_from(day, last_week_at) + sum_from(other_day, other_last_week_at)
-local last_month = tonumber(other_day[1] or '0')
+if history then
+  yesterday, week_before_today = visits_of(slots[1]), 0
+  for i = 2, #slots do  -- slots[1] is yesterday
+    week_before_today = week_before_today + visits_of(slots[i])
+  end
+  last_week = sum_from(day, last_week_at) + sum_from(other_day, other_last_week_at)
+  last_month = tonumber(other_day[1] or '0')
+end
 
 -- Pages ---------------------------------------------------------------------
 -- A counted hit with a page adds one view to it in the all-time, month and
@@ -347,15 +443,16 @@ return {
   status, new_visit,
   all[1] or '0',
   today_visits,
-  visits_of(slots[1]),
-  week,
+  yesterday,
+  week_before_today,
   day[5] or '0',
   online,
   tonumber(day[2] or '0'),
-  redis.call('PFCOUNT', KEYS[5]),
+  unique,
   tonumber(day[3] or '0'),
   peak_today, peak_today_at,
   peak_all, peak_all_at,
   last_week, last_month,
   page_views, page_today,
+  version,
 }

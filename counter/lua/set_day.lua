@@ -1,6 +1,8 @@
 -- Set one day's visits and/or page views, keeping the month's visit sum right.
 --
 -- KEYS[1]  month hash (fields as in counter.lua; `mv` is the month's visits)
+-- KEYS[2]  the site's all-time hash: its `hv`, the version of the past days'
+--          counts that counter.lua's callers may hold, is bumped
 -- ARGV[1]  day of month, e.g. "24"
 -- ARGV[2]  visits, or "" to leave them
 -- ARGV[3]  page views, or "" to leave them
@@ -20,4 +22,5 @@ end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], day .. 'p', ARGV[3])
 end
+redis.call('HINCRBY', KEYS[2], 'hv', '1')
 return {old[1] or '0', old[2] or '0'}
