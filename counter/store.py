@@ -48,7 +48,7 @@ HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
 MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
 RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
-SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a write
+SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a renewal (one a minute while written)
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
@@ -60,7 +60,7 @@ OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page star
 
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
 NETWORK_SHARE = 8
-KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window after a write
+KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window after a renewal (the same)
 # From this many visitors a day (the HyperLogLog's error, 0.81 %, is then wider than a
 # second's new visitors), a hit's answer reuses the day's count made within the same second.
 UNIQ_REUSE_FROM = 10_000
@@ -190,7 +190,7 @@ class Store:
         self.max_paths = max_paths
         self._salts: dict[str, bytes] = {}
         self._secret: bytes | None = None
-        # Per site: the local day, the version (`hv`) and the past days' counts last read.
+        # Per site: the local day, the version (`hv`, random) and the past days' counts last read.
         self._past: dict[str, tuple[date, str, tuple[int, ...]]] = {}
         self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY,
                                               "pages": TOP_PAGES}, on_open=self._forget_salts)
@@ -235,20 +235,19 @@ class Store:
     def _run(self, keys: list, args: list, past: tuple) -> Counts:
         """Call the counter script once and unpack its answer, with the past days' counts held or read."""
         raw = self._call(self.redis.script("counter"), keys, args)
-        values = [int(x) if x != "" else None for x in raw]
+        values = [int(x) if x != "" else None for x in raw[:len(ANSWER)]]
         values[0] = Status(values[0])
         values[1] = bool(values[1])
         if values[0] in (Status.RATE_LIMITED, Status.NEW_VISIT_LIMITED):
             return Counts(**dict(zip(LIMITED_ANSWER, values, strict=True)))
-        if len(values) != len(ANSWER) + 1:
-            raise ValueError(f"the counter script answered {len(values)} fields, not {len(ANSWER) + 1}")
+        if len(raw) != len(ANSWER) + 1:
+            raise ValueError(f"the counter script answered {len(raw)} fields, not {len(ANSWER) + 1}")
         site, today, held = past
-        version = values.pop()
         if values[PAST[0]] is None:  # the script found the version held: not read again
             counts = held[2]
         else:
             counts = tuple(values[i] for i in PAST)
-            self._past[site] = (today, str(version), counts)
+            self._past[site] = (today, raw[-1], counts)
         for i, count in zip(PAST, counts, strict=True):
             values[i] = count
         values[5] += values[3]  # this week: the days before today, and today
@@ -422,7 +421,8 @@ class Store:
                 pageviews: int | None) -> tuple[int, int]:
         """Set one day's visits and/or page views; return the old pair."""
         key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-        args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews]
+        args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews,
+                secrets.token_hex(8)]
         old = self._call(self.redis.script("set_day"), [key, self.key(ALL, site)], args)
         return int(old[0]), int(old[1])
 
@@ -445,7 +445,7 @@ class Store:
                 key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
                 pipe.execute_command("EVALSHA", sha, 2, key, self.key(ALL, site), day.day,
                                      "" if visits is None else visits,
-                                     "" if pageviews is None else pageviews)
+                                     "" if pageviews is None else pageviews, secrets.token_hex(8))
             old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]
         return old
 

@@ -276,7 +276,7 @@ def stores(real, real_redis):
         store.client.close()
 
 
-def test_past_days_set_elsewhere_show_in_the_next_answer(stores, clock):
+def test_past_days_set_elsewhere_show_in_the_next_answer(stores, real, clock):
     host = stores()  # a worker: holds the past days' counts once read
     admin = stores()  # another host, or the command line
     today = local_date(clock.now(), ZONE)
@@ -290,8 +290,12 @@ def test_past_days_set_elsewhere_show_in_the_next_answer(stores, clock):
     assert counts.this_week == (9 if today.isoweekday() > 1 else 2)
     admin.set_days("demo", [(today - timedelta(days=7), 5, None)])
     assert host.read("demo", ZONE, clock.now() + 2).last_week == 5
+    real.flushall()  # the keys deleted and the same day set again: a new version all the same
+    admin.set_day("demo", today - timedelta(days=1), 3, None)
+    assert host.read("demo", ZONE, clock.now() + 3).yesterday == 3
     clock.advance(86400)  # the next local day: today's visits become yesterday's
-    assert host.read("demo", ZONE, clock.now()).yesterday == 2
+    host.hit("demo", ZONE, clock.now(), "v1", "c")
+    assert host.read("demo", ZONE, clock.now() + 86400).yesterday == 1
 
 
 def test_a_large_sites_hit_reuses_the_days_visitor_count_within_a_second(stores, clock, monkeypatch):

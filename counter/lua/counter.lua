@@ -4,7 +4,7 @@
 --
 -- KEYS[1]  all       hash: total, peak, peak_at (all-time); u, the day's count
 --                    of visitors cached (see "Unique visitors"); hv, the version
---                    of the past days' counts, bumped by every change to them
+--                    of the past days' counts, new at every change to them
 -- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to visit_timeout)
 -- KEYS[3]  month     hash of the current local month: <day>v visits, <day>p page
 --                    views, <day>b bots, <day>o "peak@epoch" peak online, and
@@ -90,7 +90,7 @@ local EXACT = 9007199254740991  -- 2^53 - 1: the largest count a Lua number hold
 -- The counts are read before the writes, which then set each hash's new
 -- values in one HSET. The past days' counts (yesterday, this week's other
 -- days, last week, last month) change only when an operator sets a day,
--- which bumps `hv`: a caller holding the counts of the current version
+-- which sets a new `hv`: a caller holding the counts of the current version
 -- passes it, and they are not read again.
 -- `u` caches the day's count of visitors: "<second>:<count>" (see "Unique visitors").
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at', 'u', 'hv')

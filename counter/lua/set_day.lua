@@ -2,10 +2,12 @@
 --
 -- KEYS[1]  month hash (fields as in counter.lua; `mv` is the month's visits)
 -- KEYS[2]  the site's all-time hash: its `hv`, the version of the past days'
---          counts that counter.lua's callers may hold, is bumped
+--          counts that counter.lua's callers may hold, becomes ARGV[4]
 -- ARGV[1]  day of month, e.g. "24"
 -- ARGV[2]  visits, or "" to leave them
 -- ARGV[3]  page views, or "" to leave them
+-- ARGV[4]  a new version: random, so that no version comes back after the
+--          keys were deleted and set again
 --
 -- Returns {old visits, old page views} as strings.
 
@@ -22,5 +24,5 @@ end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], day .. 'p', ARGV[3])
 end
-redis.call('HINCRBY', KEYS[2], 'hv', '1')
+redis.call('HSET', KEYS[2], 'hv', ARGV[4])
 return {old[1] or '0', old[2] or '0'}
