@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
 import pytest
 import redis as redis_py
@@ -340,3 +341,35 @@ def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, 
     real.delete(keep)
     store.hit("demo", ZONE, t + 70, "v1", "c")  # a set made again mid-minute gets its lifetime
     assert real.pttl(keep) > 5000
+
+
+def test_the_online_cap_holds_when_a_bot_begins_the_minute(real_redis, real, clock):
+    # A client's `keep` set must outlive every visitor it keeps online, whatever
+    # request begins the client's rate window.
+    store = Store(real_redis.url, rate_limit=3)
+    keep = store.key(KEEP, "demo", client="c")
+    t = clock.now() - clock.now() % 60
+    at = t
+
+    def advance_to(when):
+        # Redis's own clock stands still: run the set's lifetime down by the test clock.
+        nonlocal at
+        left = real.pttl(keep)
+        if left > 0:
+            if left <= (when - at) * 1000:
+                real.delete(keep)
+            else:
+                real.pexpire(keep, left - int((when - at) * 1000))
+        at = when
+
+    store.hit("demo", ZONE, t, "v1", "c")
+    for minute in range(1, 6):
+        advance_to(t + 60 * minute)
+        store.bot("demo", ZONE, t + 60 * minute, "c")
+        advance_to(t + 60 * minute + 50)
+        store.hit("demo", ZONE, t + 60 * minute + 50, "v1", "c")  # v1 kept online until t + 650
+    for n, second in enumerate((420, 430, 440), 2):
+        advance_to(t + second)
+        store.hit("demo", ZONE, t + second, f"v{n}", "c")
+    assert store.read("demo", ZONE, t + 440).online <= 3
+    store.client.close()

@@ -194,31 +194,33 @@ end
 
 local function count_in(offset, ttl)
   -- Count one more in the current window at KEYS[base + offset] of every
-  -- group; return, group by group, whether that began the window.
-  local began = {}
-  for n, g in ipairs(groups) do
-    began[n] = incr_new(KEYS[g.base + offset], ttl)
+  -- group. A hit, bot or heartbeat window that begins renews the group's
+  -- `keep` set, whatever the request then does (a bot, a refused visitor or
+  -- a heartbeat of nobody may begin it): every visitor kept within the
+  -- window is then kept for less than a minute after that renewal.
+  for _, g in ipairs(groups) do
+    if incr_new(KEYS[g.base + offset], ttl) and offset ~= 2 then
+      redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
+    end
   end
-  return began
 end
 
-local function may_keep(visitor, began)
+local function may_keep(visitor)
   -- Whether every group may keep `visitor` online now; if so, note that it does.
   -- A set never holds more than its cap, so its visitors within the window
   -- (the ones this client keeps online) never exceed it: a visitor new to
   -- the set is let in under the cap, or once the visitors kept before the
   -- window are trimmed; one already in it is refreshed. The set's lifetime
   -- is set when it is created, and renewed when the group's rate window
-  -- began (`began`, from count_in): at least once a minute while the client
-  -- is active, so the set outlives by the window every visitor it keeps.
+  -- begins (count_in): at least once a minute while the client is active,
+  -- so the set outlives by the window every visitor it keeps.
   local cap, added = tonumber(ARGV[12]), {}
-  for n, g in ipairs(groups) do
+  for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
-    local renew = began[n]
     if redis.call('ZADD', keep, ARGV[2], visitor) == 1 then
       added[#added + 1] = keep
       local limit, size = cap * g.times, redis.call('ZCARD', keep)
-      renew = renew or size == 1
+      if size == 1 then redis.call('PEXPIRE', keep, ARGV[20]) end
       if size > limit then
         size = size - redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
         if size > limit then
@@ -227,14 +229,12 @@ local function may_keep(visitor, began)
         end
       end
     end
-    if renew then redis.call('PEXPIRE', keep, ARGV[20]) end
   end
   return true
 end
 
 local status, new_visit = 0, 0
 local last  -- a hit's visitor's last-seen ms in `seen`, as Redis answered
-local began  -- whether the request began its client's rate windows (count_in)
 local minute_began = false  -- a counted hit began the site's current minute
 
 if mode == 'hit' then
@@ -276,7 +276,7 @@ if mode == 'hit' then
     if hit ~= '' and redis.call('SCARD', KEYS[7]) == 1 then
       redis.call('EXPIRE', KEYS[7], ARGV[15])
     end
-    began = count_in(0, ARGV[17])
+    count_in(0, ARGV[17])
     add_one(KEYS[3], fields[2], day, 2, month_set)
     -- The first page view of a minute renews what needs renewing only now
     -- and then: the minute hash, the day's HyperLogLog and `seen` below.
@@ -295,7 +295,7 @@ elseif mode == 'bot' or mode == 'beat' then
   if wait then
     return {2, 0, wait}
   end
-  began = count_in(first, ARGV[17])
+  count_in(first, ARGV[17])
   if mode == 'bot' then
     day[3] = redis.call('HINCRBY', KEYS[3], fields[3], '1')
   end
@@ -318,11 +318,11 @@ if touched then
   -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
     local at = redis.call('ZSCORE', KEYS[2], ARGV[8])
-    if at and now - tonumber(at) < timeout and may_keep(ARGV[8], began) then
+    if at and now - tonumber(at) < timeout and may_keep(ARGV[8]) then
       redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[8])
     end
   else
-    local kept = may_keep(ARGV[8], began)
+    local kept = may_keep(ARGV[8])
     -- A page view over the client's online cap still counts and starts a
     -- visit, but its visitor is seen as of one window ago: not online.
     redis.call('ZADD', KEYS[2], 'GT', kept and ARGV[2] or since, ARGV[8])
