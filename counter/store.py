@@ -64,6 +64,10 @@ KEEP_GRACE = 60  # seconds a client's `keep` set outlives the online window afte
 # From this many visitors a day (the HyperLogLog's error, 0.81 %, is then wider than a
 # second's new visitors), a hit's answer reuses the day's count made within the same second.
 UNIQ_REUSE_FROM = 10_000
+# The past days' counts are held only once the local day is this many seconds old:
+# a hit stamped before midnight (another worker's, or a slower host's) may still
+# reach Redis after the first of the new day and add to yesterday's visits.
+PAST_SETTLE = 60
 
 
 class Status(IntEnum):
@@ -230,7 +234,7 @@ class Store:
         return ([*keys, *writes[0], *page_keys],
                 [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
                  "" if held is None else held[1], *last_week, page, self.max_paths, page_ttl],
-                (site, today, held))
+                (site, today, held, zone, now))
 
     def _run(self, keys: list, args: list, past: tuple) -> Counts:
         """Call the counter script once and unpack its answer, with the past days' counts held or read."""
@@ -242,12 +246,13 @@ class Store:
             return Counts(**dict(zip(LIMITED_ANSWER, values, strict=True)))
         if len(raw) != len(ANSWER) + 1:
             raise ValueError(f"the counter script answered {len(raw)} fields, not {len(ANSWER) + 1}")
-        site, today, held = past
+        site, today, held, zone, now = past
         if values[PAST[0]] is None:  # the script found the version held: not read again
             counts = held[2]
         else:
             counts = tuple(values[i] for i in PAST)
-            self._past[site] = (today, raw[-1], counts)
+            if now - datetime.combine(today, dtime(), zone).timestamp() >= PAST_SETTLE:
+                self._past[site] = (today, raw[-1], counts)
         for i, count in zip(PAST, counts, strict=True):
             values[i] = count
         values[5] += values[3]  # this week: the days before today, and today

@@ -343,6 +343,22 @@ def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, 
     assert real.pttl(keep) > 5000
 
 
+def test_a_late_hit_of_yesterday_shows_in_yesterday(stores, clock):
+    # A request stamped just before midnight reaches Redis after one stamped just after.
+    store, other = stores(), stores()  # two workers
+    today = local_date(clock.now(), ZONE)
+    midnight = datetime.combine(today + timedelta(days=1), dtime(), ZONE).timestamp()
+    store.hit("demo", ZONE, midnight - 5, "v1", "c")
+    assert store.hit("demo", ZONE, midnight + 1, "v2", "c").yesterday == 1
+    other.hit("demo", ZONE, midnight - 1, "v3", "c")  # stamped before midnight, answered after
+    assert store.read("demo", ZONE, midnight + 2).yesterday == 2
+    assert stores().read("demo", ZONE, midnight + 2).yesterday == 2  # every worker says the same
+    # Held once the day has settled: not read again while their version stands.
+    assert store.read("demo", ZONE, midnight + store_module.PAST_SETTLE).yesterday == 2
+    keys, args, _ = store._script_args("read", "demo", ZONE, midnight + store_module.PAST_SETTLE + 1)
+    assert store._call(store.redis.script("counter"), keys, args)[4] == ""
+
+
 def test_the_online_cap_holds_when_a_bot_begins_the_minute(real_redis, real, clock):
     # A client's `keep` set must outlive every visitor it keeps online, whatever
     # request begins the client's rate window.
