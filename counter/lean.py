@@ -20,8 +20,8 @@ from flask import Flask
 
 from .api import record_heartbeat, record_hit
 from .cors import NOSNIFF, api_headers
-from .telemetry import LATENCY
-from .web import LEAN_FAILED, LEAN_STARTED
+from .telemetry import latency
+from .web import LEAN_FAILED, REQUEST_STARTED
 
 WRITES = re.compile(r"/api/v1/sites/([^/]+)/(hits|heartbeat)")
 
@@ -41,24 +41,28 @@ class LeanWrites:
 
     def __call__(self, environ: dict, start_response):
         """Answer a hit or heartbeat that succeeds; pass anything else on."""
+        started = time.perf_counter()
         if environ.get("REQUEST_METHOD") != "POST":
-            return self.wsgi_app(environ, start_response)
+            return self.flask(environ, start_response, started)
         match = WRITES.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
-            return self.wsgi_app(environ, start_response)
-        started = time.perf_counter()
+            return self.flask(environ, start_response, started)
         site_id, kind = match.groups()
         record, rule = self.routes[kind]
         try:
             body = record(self.counter, site_id, environ)
         except Exception as exc:  # handed to Flask, whose handlers answer every error
             environ[LEAN_FAILED] = exc
-            environ[LEAN_STARTED] = started
-            return self.wsgi_app(environ, start_response)
+            return self.flask(environ, start_response, started)
         data = self.app.json.response_body(body)
         headers = [("Content-Type", self.app.json.mimetype), ("Content-Length", str(len(data))),
                    NOSNIFF,
                    *api_headers(True, environ.get("HTTP_ORIGIN"), self.counter.sites.get(site_id))]
         start_response("200 OK", headers)
-        LATENCY.labels(rule).observe(time.perf_counter() - started)
+        latency(rule).observe(time.perf_counter() - started)
         return [data]
+
+    def flask(self, environ: dict, start_response, started: float):
+        """Have Flask answer; metrics.py times the answer from `started`."""
+        environ[REQUEST_STARTED] = started
+        return self.wsgi_app(environ, start_response)

@@ -8,14 +8,14 @@ import hmac
 import os
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 from .errors import error_response
 from .store import StoreUnavailable
-from .telemetry import LATENCY
-from .web import LEAN_STARTED
+from .telemetry import latency
+from .web import REQUEST_STARTED
 
 bp = Blueprint("metrics", __name__)
 
@@ -61,14 +61,10 @@ def init_app(app: Flask) -> None:
     """Time every request and register /metrics."""
     app.register_blueprint(bp)
 
-    @app.before_request
-    def start_timer():
-        # A write the lean path tried first (counter/lean.py) is timed from then.
-        g.started = request.environ.get(LEAN_STARTED) or time.perf_counter()
-
     @app.teardown_request
     def observe(_exc):
-        started = g.pop("started", None)
+        # Timed from when the request reached the service (counter/lean.py, in front of Flask).
+        started = request.environ.get(REQUEST_STARTED)
         if started is not None:
-            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            rule = request.url_rule
+            latency(rule.rule if rule is not None else "unmatched").observe(time.perf_counter() - started)

@@ -13,3 +13,13 @@ LATENCY = Histogram("counter_request_seconds", "Request latency by endpoint", ["
 REDIS_ERRORS = Counter("counter_redis_errors_total", "Redis calls that failed or the breaker refused")
 BREAKER = Gauge("counter_breaker_open", "1 while a worker's circuit breaker is open",
                 multiprocess_mode="max")
+
+_latency_by_endpoint: dict = {}
+
+
+def latency(endpoint: str):
+    """Return LATENCY's child for an endpoint (a route's rule), made once per process."""
+    child = _latency_by_endpoint.get(endpoint)
+    if child is None:
+        child = _latency_by_endpoint[endpoint] = LATENCY.labels(endpoint)
+    return child

@@ -24,7 +24,7 @@ BODY_TYPES = ("", "application/json", "text/plain")
 # Where the lean path (counter/lean.py) leaves what refused a write it tried
 # first, for the Flask view to raise again: one place turns errors into answers.
 LEAN_FAILED = "counter.lean_failed"
-LEAN_STARTED = "counter.lean_started"  # and when it began, for the latency metric
+REQUEST_STARTED = "counter.started"  # when the request reached the service, for the latency metric
 
 
 def counter() -> Counter:

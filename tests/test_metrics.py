@@ -67,3 +67,19 @@ def test_metrics_are_open_without_a_token(make_app):
     c = make_app().test_client()
     assert c.get("/metrics").status_code == 200
     assert c.get("/metrics/").status_code == 200
+
+
+def test_every_request_is_timed_once_under_its_route(client):
+    def count(endpoint: str) -> float:
+        return sample("counter_request_seconds_count", endpoint=endpoint)
+
+    routes = {"stats": "/api/v1/sites/<site_id>/stats", "hits": "/api/v1/sites/<site_id>/hits",
+              "healthz": "/healthz", "none": "unmatched"}
+    before = {name: count(rule) for name, rule in routes.items()}
+    client.get("/healthz")
+    client.get("/api/v1/sites/demo/stats")
+    client.get("/no/such/page")
+    client.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16})  # answered in front of Flask
+    client.post("/api/v1/sites/demo/hits", data="{not json", content_type="application/json")  # by Flask
+    assert {name: count(rule) - before[name] for name, rule in routes.items()} == {
+        "stats": 1, "hits": 2, "healthz": 1, "none": 1}
