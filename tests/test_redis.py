@@ -20,6 +20,7 @@ from tests.helpers import BROWSER_UA, RedisServer, browser, free_port, require_r
 
 pytestmark = pytest.mark.redis
 V1 = "visitor-aaaaaaaaaaaa1"
+ZONE = settings()["SITES"]["demo"].zone
 
 
 @pytest.fixture
@@ -258,9 +259,6 @@ def test_bulk_hits_count_as_single_hits_do(real, real_redis, clock):
     at = t + 4000
     assert bulk.read("demo", zone, at) == single.read("demo", zone, at)
     assert (single.read("demo", zone, at).today, single.read("demo", zone, at).pageviews_today) == (3, 4)
-
-
-ZONE = settings()["SITES"]["demo"].zone
 
 
 @pytest.fixture
