@@ -194,10 +194,11 @@ end
 
 local function count_in(offset, ttl)
   -- Count one more in the current window at KEYS[base + offset] of every
-  -- group. A hit, bot or heartbeat window that begins renews the group's
-  -- `keep` set, whatever the request then does (a bot, a refused visitor or
-  -- a heartbeat of nobody may begin it): every visitor kept within the
-  -- window is then kept for less than a minute after that renewal.
+  -- group. A hit-and-bot or heartbeat window (offsets 0 and 4; not the new
+  -- visits', 2) that begins renews the group's `keep` set, whatever the
+  -- request then does (a bot, a refused visitor or a heartbeat of nobody may
+  -- begin it): every visitor kept within the window is then kept for less
+  -- than a minute after that renewal.
   for _, g in ipairs(groups) do
     if incr_new(KEYS[g.base + offset], ttl) and offset ~= 2 then
       redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
