@@ -422,13 +422,17 @@ class Store:
 
         return int(self._call(swap) or 0)
 
+    def _set_day_call(self, site: str, day: date, visits: int | None,
+                      pageviews: int | None) -> tuple[list[str], list]:
+        """Return set_day.lua's keys and arguments for one day, with a new version of the past days."""
+        return ([self.key(MONTH, site, month=day.strftime("%Y-%m")), self.key(ALL, site)],
+                [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews,
+                 secrets.token_hex(8)])
+
     def set_day(self, site: str, day: date, visits: int | None,
                 pageviews: int | None) -> tuple[int, int]:
         """Set one day's visits and/or page views; return the old pair."""
-        key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-        args = [day.day, "" if visits is None else visits, "" if pageviews is None else pageviews,
-                secrets.token_hex(8)]
-        old = self._call(self.redis.script("set_day"), [key, self.key(ALL, site)], args)
+        old = self._call(self.redis.script("set_day"), *self._set_day_call(site, day, visits, pageviews))
         return int(old[0]), int(old[1])
 
     def set_days(self, site: str, rows, batch: int = 1000) -> list[tuple[int, int]]:
@@ -446,11 +450,9 @@ class Store:
         old: list[tuple[int, int]] = []
         for start in range(0, len(rows), batch):
             pipe = self.client.pipeline(transaction=False)
-            for day, visits, pageviews in rows[start:start + batch]:
-                key = self.key(MONTH, site, month=day.strftime("%Y-%m"))
-                pipe.execute_command("EVALSHA", sha, 2, key, self.key(ALL, site), day.day,
-                                     "" if visits is None else visits,
-                                     "" if pageviews is None else pageviews, secrets.token_hex(8))
+            for row in rows[start:start + batch]:
+                keys, args = self._set_day_call(site, *row)
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
             old += [(int(v), int(p)) for v, p in self._call(pipe.execute)]
         return old
 
