@@ -196,14 +196,29 @@ class Store:
         self._secret: bytes | None = None
         # Per site: the local day, the version (`hv`, random) and the past days' counts last read.
         self._past: dict[str, tuple[date, str, tuple[int, ...]]] = {}
-        self.redis = Transport(url, timeout, {"counter": SCRIPT, "history": HISTORY, "set_day": SET_DAY,
-                                              "pages": TOP_PAGES}, on_open=self._forget_salts)
+        self.redis = Transport(url, timeout, {"counter": self._counter_script(), "history": HISTORY,
+                                              "set_day": SET_DAY, "pages": TOP_PAGES},
+                               on_open=self._forget_salts)
         self._call = self.redis.call
 
     @property
     def client(self):
         """Return this process's Redis client."""
         return self.redis.client
+
+    def _counter_script(self) -> str:
+        """Return counter.lua with this store's settings as locals on its first line."""
+        numbers = {"WINDOW": self.online_window * 1000, "TIMEOUT": self.visit_timeout * 1000,
+                   "RATE": self.rate_limit, "NEW_VISITS": self.new_visit_limit,
+                   "NETWORK_SHARE": NETWORK_SHARE, "UNIQ_REUSE_FROM": UNIQ_REUSE_FROM,
+                   "MAX_PATHS": self.max_paths}
+        # Lifetimes go to Redis as they are: strings, which Redis need not format.
+        strings = {"UNIQ_TTL": UNIQ_TTL, "HITS_TTL": HITS_TTL, "MINUTES_TTL": MINUTES_TTL,
+                   "RATE_TTL": RATE_TTL, "NEW_VISITS_TTL": NEW_VISITS_TTL,
+                   "SEEN_TTL": (self.visit_timeout + SEEN_GRACE) * 1000,
+                   "KEEP_TTL": (self.online_window + KEEP_GRACE) * 1000}
+        values = [str(int(v)) for v in numbers.values()] + [f"'{int(v)}'" for v in strings.values()]
+        return f"local {', '.join([*numbers, *strings])} = {', '.join(values)}\n{SCRIPT}"
 
     def _forget_salts(self) -> None:
         """Drop salts cached before a fork; Redis has the day's salt."""
@@ -231,9 +246,10 @@ class Store:
         held = self._past.get(site)
         if held is not None and held[0] != today:
             held = None
+        ms = int(now * 1000)
         return ([*keys, *writes[0], *page_keys],
-                [mode, int(now * 1000), *day_args, self.online_window * 1000, *writes[1],
-                 "" if held is None else held[1], *last_week, page, self.max_paths, page_ttl],
+                [mode, ms, ms - self.online_window * 1000, ms // 1000, *day_args, *writes[1],
+                 "" if held is None else held[1], *last_week, page, page_ttl],
                 (site, today, held, zone, now))
 
     def _run(self, keys: list, args: list, past: tuple) -> Counts:
@@ -282,18 +298,11 @@ class Store:
             self.key(KEEP, site, client=who),
         ]
 
-    def _seen_args(self, visitor: str) -> list:
-        """Return the arguments that a hit and a heartbeat share: visit timeout, visitor, `seen` lifetime."""
-        return [self.visit_timeout * 1000, visitor, (self.visit_timeout + SEEN_GRACE) * 1000]
-
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,
                   client: str, hit: str = "", page: str = "", network: str = "",
                   mode: str = "hit") -> tuple[list, list, tuple]:
         """Return the script's keys and arguments for a page view, heartbeat or bot, and the past held."""
-        args = [*self._seen_args(visitor), hit, int(now // 60) % 60, self.rate_limit,
-                self.new_visit_limit, UNIQ_TTL, HITS_TTL, MINUTES_TTL, RATE_TTL, NEW_VISITS_TTL,
-                NETWORK_SHARE if network else 0, (self.online_window + KEEP_GRACE) * 1000,
-                UNIQ_REUSE_FROM]
+        args = [visitor, hit, int(now // 60) % 60]
         return self._script_args(mode, site, zone, now,
                                  (self._write_keys(site, now, client, network), args), page)
 

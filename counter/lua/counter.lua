@@ -2,6 +2,21 @@
 -- Every key is built in Python (counter/store.py) and passed in KEYS; all of
 -- them carry the site's hash tag, so the whole call runs on one slot.
 --
+-- A store's settings come before this file, as one line of locals that
+-- counter/store.py writes (a store with other settings loads its own copy):
+-- numbers WINDOW (online window, ms), TIMEOUT (visit timeout, ms), RATE
+-- (accepted hits, bots included, per client per minute; also its heartbeats
+-- per minute and the visitors it keeps online), NEW_VISITS (new visits per
+-- client per hour), NETWORK_SHARE (how many times a client's limits an IPv6
+-- client's network gets), UNIQ_REUSE_FROM (the count of today's visitors from
+-- which a hit's answer may reuse a count of the HyperLogLog made within the
+-- same second) and MAX_PATHS (the most pages kept per site); and, as strings
+-- because they go to Redis as they are, the lifetimes UNIQ_TTL, HITS_TTL,
+-- MINUTES_TTL, RATE_TTL (also the heartbeats') and NEW_VISITS_TTL in seconds,
+-- SEEN_TTL (of `seen` after a write) and KEEP_TTL (of a client's `keep` set
+-- after a write) in ms. Passed once at load, not in every call's ARGV: each
+-- argument costs the call a Lua string, and each number a conversion.
+--
 -- KEYS[1]  all       hash: total, peak, peak_at (all-time); u, the day's count
 --                    of visitors cached (see "Unique visitors"); hv, the version
 --                    of the past days' counts, new at every change to them
@@ -16,7 +31,7 @@
 -- KEYS[7]  hits      set of hit ids seen in the current UTC day
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
 -- see the block "Limits": the client's keys, then its network's (the same
--- seven, passed only when ARGV[19] > 0):
+-- seven, passed only for an IPv6 client):
 -- KEYS[9]  rl        accepted hits and bots of this client in the current minute
 -- KEYS[10] rl_old    the same for the previous minute
 -- KEYS[11] nv        new visits of this client in the current hour
@@ -25,42 +40,32 @@
 -- KEYS[14] hb_old    the same for the previous minute
 -- KEYS[15] keep      zset: visitor hash -> ms it was last kept online by this client
 -- KEYS[16..22]       the same seven for the client's network (IPv6 /48), passed
---                    only with one (ARGV[19] > 0)
+--                    only with one
 --
 -- ARGV[1]  mode: read | hit | beat | bot
 -- ARGV[2]  now, ms since the epoch (the service's clock, not Redis's)
--- ARGV[3]  day of month of today, e.g. "25"
--- ARGV[4]  yesterday: "c<day>" in the current month or "o<day>" in the other
--- ARGV[5]  the other days of this ISO week, same notation, space separated
--- ARGV[6]  online window, ms
+-- ARGV[3]  now less the online window, ms: scores at or before it are out of the window
+-- ARGV[4]  now in whole seconds since the epoch
+-- ARGV[5]  day of month of today, e.g. "25"
+-- ARGV[6]  yesterday: "c<day>" in the current month or "o<day>" in the other
+-- ARGV[7]  the other days of this ISO week, same notation, space separated
 -- hit, beat and bot:
--- ARGV[7]  visit timeout, ms
 -- ARGV[8]  visitor hash ("" for a bot's heartbeat: limited, keeps nobody online)
--- ARGV[9]  lifetime of `seen` after a write, ms
--- ARGV[10] hit id hash, or ""
--- ARGV[11] minute of the hour, "0".."59"
--- ARGV[12] accepted hits (bots included) per client per minute; also the
---          heartbeats per client per minute and the visitors one client keeps online
--- ARGV[13] new visits per client per hour
--- ARGV[14..18] lifetimes in seconds of uniq, hits, minute, rl (and hb) and nv
--- ARGV[19] how many times the client's limits its network gets; 0: no network
--- ARGV[20] lifetime of a client's `keep` set after a write, ms
--- ARGV[21] the count of today's visitors from which a hit's answer may reuse
---          a count of the HyperLogLog made within the same second
+-- ARGV[9]  hit id hash, or ""
+-- ARGV[10] minute of the hour, "0".."59"
 --
 -- every mode, last (see the blocks "Reads first", "Last week and last month" and "Pages"):
--- ARGV[n-5] the version (hv) of the past days' counts the caller holds for today, or ""
--- ARGV[n-4] last week's visit fields in the current month, e.g. "2v 3v"
--- ARGV[n-3] last week's visit fields in the previous month, e.g. "27v 28v"
--- ARGV[n-2] the page (a normalised path), or "" for none
--- ARGV[n-1] the most pages kept per site (COUNTER_MAX_PATHS)
+-- ARGV[n-4] the version (hv) of the past days' counts the caller holds for today, or ""
+-- ARGV[n-3] last week's visit fields in the current month, e.g. "2v 3v"
+-- ARGV[n-2] last week's visit fields in the previous month, e.g. "27v 28v"
+-- ARGV[n-1] the page (a normalised path), or "" for none
 -- ARGV[n]   lifetime in seconds of a day table of pages, from now
 -- with a page, the last three keys:
--- KEYS[m-2] pages all-time: sorted set page -> views, at most ARGV[n-1] pages and "(other)"
+-- KEYS[m-2] pages all-time: sorted set page -> views, at most MAX_PATHS pages and "(other)"
 -- KEYS[m-1] pages of this local month, the same pages
 -- KEYS[m]   pages of this local day, the same pages
 --
--- Every lifetime is named once, in counter/store.py, and passed here.
+-- Every lifetime is named once, in counter/store.py, and set here.
 --
 -- Returns the fields of ANSWER in counter/store.py, in that order:
 -- {status, new_visit, total, today, yesterday, week_before_today, month, online,
@@ -69,21 +74,24 @@
 --  history_version}
 -- yesterday, week_before_today, last_week and last_month are "" when the
 -- caller holds the past days' counts of history_version.
--- total and month come back as strings, so that no count passes through a
--- Lua number (a double, exact only up to 2^53) on its way out.
+-- Counts come back as Redis gave them (strings from the hashes, or HINCRBY's
+-- numbers below 2^53), so that no count passes through a Lua number (a
+-- double) where it would not be exact.
 -- status (Status in counter/store.py): 0 counted/recorded, 1 duplicate hit;
 -- or, with nothing written, LIMITED_ANSWER {2, 0, retry_after} over the hit,
 -- bot or heartbeat rate, {3, 0, retry_after} over the new-visit rate.
 
 local unpack = unpack or table.unpack  -- Redis has Lua 5.1's; fakeredis's Lua, 5.4's
+-- Numbers and strings cost conversions: a string becomes a number by
+-- arithmetic (one strtod; tonumber makes two in Redis's Lua), and a number
+-- a string by a printf. So what can be is passed, compared and answered as
+-- the string it is, and arguments go to Redis as strings (a Lua number would
+-- be formatted with %.17g on every call).
 local mode = ARGV[1]
-local now = tonumber(ARGV[2])
-local today = ARGV[3]
-local window = tonumber(ARGV[6])
--- Arguments go to Redis as strings: a Lua number would be formatted on every
--- call, and with %.14g (Lua's) or %.17g (Redis's), dearer than %d.
-local since = string.format('%d', now - window)  -- scores at or before it are out of the window
-local second = string.format('%d', math.floor(now / 1000))
+local now = ARGV[2] + 0
+local since = ARGV[3]
+local second = ARGV[4]
+local today = ARGV[5]
 local EXACT = 9007199254740991  -- 2^53 - 1: the largest count a Lua number holds to the unit
 
 -- Reads first -----------------------------------------------------------------
@@ -95,7 +103,7 @@ local EXACT = 9007199254740991  -- 2^53 - 1: the largest count a Lua number hold
 -- `u` caches the day's count of visitors: "<second>:<count>" (see "Unique visitors").
 local all = redis.call('HMGET', KEYS[1], 'total', 'peak', 'peak_at', 'u', 'hv')
 local version = all[5] or '0'
-local tail = #ARGV - 4
+local tail = #ARGV - 3
 local history = ARGV[tail - 1] ~= version
 -- The month's fields of today and `mv`; with the history, yesterday's and this
 -- week's other days' visits and last week's, in one HMGET per month: refs
@@ -104,7 +112,7 @@ local fields = {today .. 'v', today .. 'p', today .. 'b', today .. 'o', 'mv'}
 local other_fields, slots = {'mv'}, {}  -- a slot: i for fields[i], -i for other_fields[i]
 local last_week_at, other_last_week_at, other_day
 if history then
-  for month, d in string.gmatch(ARGV[4] .. ' ' .. ARGV[5], '(%a)(%d+)') do
+  for month, d in string.gmatch(ARGV[6] .. ' ' .. ARGV[7], '(%a)(%d+)') do
     if month == 'c' then
       fields[#fields + 1] = d .. 'v'
       slots[#slots + 1] = #fields
@@ -119,27 +127,21 @@ if history then
   other_day = redis.call('HMGET', KEYS[4], unpack(other_fields))
 end
 local day = redis.call('HMGET', KEYS[3], unpack(fields))
-local month_set, all_set = {}, {}  -- field, value, ... for one HSET of each hash
+local month_set, all_set = {}, {}  -- field, value, ... of new peaks, for one HSET of each hash
 
-local function add_one(key, field, values, i, set)
-  -- Add one to the count values[i], field `field` of hash `key`: in the
-  -- hash's HSET (`set`) when a Lua number holds the sum to the unit, else by
-  -- HINCRBY at once, so that a count set near 2^53 by an operator stays exact.
-  local n = tonumber(values[i] or '0')
-  if n < EXACT then
-    values[i] = string.format('%d', n + 1)
-    set[#set + 1] = field
-    set[#set + 1] = values[i]
-  else
-    redis.call('HINCRBY', key, field, '1')
-    values[i] = redis.call('HGET', key, field)
-  end
+local function add_one(key, field, values, i)
+  -- Add one to field `field` of hash `key`, and put the count in values[i]:
+  -- HINCRBY's answer, a number exact to the unit below 2^53, or past that
+  -- (a count set by an operator) the count read again as a string.
+  local n = redis.call('HINCRBY', key, field, '1')
+  if n >= EXACT then n = redis.call('HGET', key, field) end
+  values[i] = n
 end
 
 local function peak_of(value)
   if not value then return 0, '' end
   local count, at = string.match(value, '^(%d+)@(%d+)$')
-  return tonumber(count), at
+  return count + 0, at
 end
 
 -- Lifetimes are set when a key (or, for the minute hash, a minute) is
@@ -155,13 +157,15 @@ end
 
 -- Limits ------------------------------------------------------------------
 -- Every writing request counts against its client's limits and, for IPv6,
--- its /48 network's (ARGV[19] times larger): hits and bots share one budget
+-- its /48 network's (NETWORK_SHARE times larger): hits and bots share one budget
 -- per minute, heartbeats have their own (a reader's tab sends one a minute),
--- new visits one per hour. A client keeps at most ARGV[12] visitors online:
+-- new visits one per hour. A client keeps at most RATE visitors online:
 -- the visitors it refreshed are in its `keep` set, which never holds more.
+-- An IPv6 client's network's keys follow its own: more than 15 keys before the page's.
+local page = ARGV[tail + 2]
 local groups = {{base = 9, times = 1}}
-if mode ~= 'read' and tonumber(ARGV[19]) > 0 then
-  groups[2] = {base = 16, times = tonumber(ARGV[19])}
+if mode ~= 'read' and #KEYS - (page ~= '' and 3 or 0) > 15 then
+  groups[2] = {base = 16, times = NETWORK_SHARE}
 end
 
 local function windows(offsets)
@@ -185,7 +189,7 @@ local function over_limit(counts, first, span, limit)
   local elapsed = (now % span) / span
   for n, g in ipairs(groups) do
     local i = first + 2 * (n - 1)
-    if tonumber(counts[i] or '0') + tonumber(counts[i + 1] or '0') * (1 - elapsed) >= limit * g.times then
+    if (counts[i] or 0) + (counts[i + 1] or 0) * (1 - elapsed) >= limit * g.times then
       return math.ceil((span - now % span) / 1000)
     end
   end
@@ -201,7 +205,7 @@ local function count_in(offset, ttl)
   -- than a minute after that renewal.
   for _, g in ipairs(groups) do
     if incr_new(KEYS[g.base + offset], ttl) and offset ~= 2 then
-      redis.call('PEXPIRE', KEYS[g.base + 6], ARGV[20])
+      redis.call('PEXPIRE', KEYS[g.base + 6], KEEP_TTL)
     end
   end
 end
@@ -215,13 +219,13 @@ local function may_keep(visitor)
   -- is set when it is created, and renewed when the group's rate window
   -- begins (count_in): at least once a minute while the client is active,
   -- so the set outlives by the window every visitor it keeps.
-  local cap, added = tonumber(ARGV[12]), {}
+  local added = {}
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
     if redis.call('ZADD', keep, ARGV[2], visitor) == 1 then
       added[#added + 1] = keep
-      local limit, size = cap * g.times, redis.call('ZCARD', keep)
-      if size == 1 then redis.call('PEXPIRE', keep, ARGV[20]) end
+      local limit, size = RATE * g.times, redis.call('ZCARD', keep)
+      if size == 1 then redis.call('PEXPIRE', keep, KEEP_TTL) end
       if size > limit then
         size = size - redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
         if size > limit then
@@ -239,9 +243,8 @@ local last  -- a hit's visitor's last-seen ms in `seen`, as Redis answered
 local minute_began = false  -- a counted hit began the site's current minute
 
 if mode == 'hit' then
-  local timeout = tonumber(ARGV[7])
   local visitor = ARGV[8]
-  local hit = ARGV[10]
+  local hit = ARGV[9]
   -- The hit id joins today's set at once (a duplicate leaves it as it was),
   -- and leaves it again if the hit is refused: a retry then counts.
   local duplicate = hit ~= '' and redis.call('SADD', KEYS[7], hit) == 0
@@ -258,45 +261,45 @@ if mode == 'hit' then
     end
     -- The hit limit's windows and the new-visit limit's, in one call.
     local counts = windows({0, 2})
-    local wait = over_limit(counts, 1, 60000, tonumber(ARGV[12]))
+    local wait = over_limit(counts, 1, 60000, RATE)
     if wait then
       return refuse({2, 0, wait})
     end
     last = redis.call('ZSCORE', KEYS[2], visitor)
-    if not last or now - tonumber(last) >= timeout then
-      local nv_wait = over_limit(counts, 1 + 2 * #groups, 3600000, tonumber(ARGV[13]))
+    if not last or now - last >= TIMEOUT then
+      local nv_wait = over_limit(counts, 1 + 2 * #groups, 3600000, NEW_VISITS)
       if nv_wait then
         return refuse({3, 0, nv_wait})
       end
       new_visit = 1
-      count_in(2, ARGV[18])
-      add_one(KEYS[1], 'total', all, 1, all_set)
-      add_one(KEYS[3], fields[1], day, 1, month_set)
-      add_one(KEYS[3], 'mv', day, 5, month_set)
+      count_in(2, NEW_VISITS_TTL)
+      add_one(KEYS[1], 'total', all, 1)
+      add_one(KEYS[3], fields[1], day, 1)
+      add_one(KEYS[3], 'mv', day, 5)
     end
     if hit ~= '' and redis.call('SCARD', KEYS[7]) == 1 then
-      redis.call('EXPIRE', KEYS[7], ARGV[15])
+      redis.call('EXPIRE', KEYS[7], HITS_TTL)
     end
-    count_in(0, ARGV[17])
-    add_one(KEYS[3], fields[2], day, 2, month_set)
+    count_in(0, RATE_TTL)
+    add_one(KEYS[3], fields[2], day, 2)
     -- The first page view of a minute renews what needs renewing only now
     -- and then: the minute hash, the day's HyperLogLog and `seen` below.
-    minute_began = redis.call('HINCRBY', KEYS[6], ARGV[11], '1') == 1
+    minute_began = redis.call('HINCRBY', KEYS[6], ARGV[10], '1') == 1
     redis.call('PFADD', KEYS[5], visitor)
     if minute_began then
       -- The local day begins on a minute: its first page view lands here.
-      redis.call('EXPIRE', KEYS[6], ARGV[16])
-      redis.call('EXPIRE', KEYS[5], ARGV[14])
+      redis.call('EXPIRE', KEYS[6], MINUTES_TTL)
+      redis.call('EXPIRE', KEYS[5], UNIQ_TTL)
     end
   end
 elseif mode == 'bot' or mode == 'beat' then
   -- Bots share the hits' budget (limit keys from 0); heartbeats have their own (from 4).
   local first = mode == 'bot' and 0 or 4
-  local wait = over_limit(windows({first}), 1, 60000, tonumber(ARGV[12]))
+  local wait = over_limit(windows({first}), 1, 60000, RATE)
   if wait then
     return {2, 0, wait}
   end
-  count_in(first, ARGV[17])
+  count_in(first, RATE_TTL)
   if mode == 'bot' then
     day[3] = redis.call('HINCRBY', KEYS[3], fields[3], '1')
   end
@@ -304,22 +307,21 @@ end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
-  local timeout = tonumber(ARGV[7])
   -- Visitors past the visit timeout are trimmed by the first page view of a
   -- minute, and `seen` gets its lifetime then, or when it gains a visitor,
   -- or on a heartbeat: it holds the visitors of the timeout and a minute,
   -- and outlives its last write by the timeout. The online window lies
   -- within the timeout (else every call trims), so trimmed visitors are
   -- never counted online meanwhile, and a heartbeat checks its visitor's age itself.
-  if minute_began or window > timeout then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - timeout))
+  if minute_began or WINDOW > TIMEOUT then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - TIMEOUT))
   end
   -- GT: a late request from a host with a slower clock never moves it back.
   -- Only a page view lets a visitor in, so heartbeats with made-up ids
   -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
     local at = redis.call('ZSCORE', KEYS[2], ARGV[8])
-    if at and now - tonumber(at) < timeout and may_keep(ARGV[8]) then
+    if at and now - at < TIMEOUT and may_keep(ARGV[8]) then
       redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[8])
     end
   else
@@ -329,14 +331,14 @@ if touched then
     redis.call('ZADD', KEYS[2], 'GT', kept and ARGV[2] or since, ARGV[8])
   end
   if mode == 'beat' or minute_began or not last then
-    redis.call('PEXPIRE', KEYS[2], ARGV[9])
+    redis.call('PEXPIRE', KEYS[2], SEEN_TTL)
   end
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
 
 local peak_today, peak_today_at = peak_of(day[4])
-local peak_all, peak_all_at = tonumber(all[2] or '0'), all[3] or ''
+local peak_all, peak_all_at = (all[2] or 0) + 0, all[3] or ''
 if touched then
   local at = second
   if online > peak_today then
@@ -355,17 +357,17 @@ end
 
 -- Unique visitors ---------------------------------------------------------------
 -- PFCOUNT after a PFADD that changed the sketch reads all 16,384 registers.
--- A site with ARGV[21] visitors today or more has a hit's answer reuse the
+-- A site with UNIQ_REUSE_FROM visitors today or more has a hit's answer reuse the
 -- count made within the same second (the estimate's error there is wider
 -- than a second's new visitors); reads and smaller sites always count.
 local unique
 if mode == 'hit' and all[4] then
   local at, count = string.match(all[4], '^(%d+):(%d+)$')
-  if at == second then unique = tonumber(count) end
+  if at == second then unique = count end
 end
 if not unique then
   unique = redis.call('PFCOUNT', KEYS[5])
-  if mode == 'hit' and status == 0 and unique >= tonumber(ARGV[21]) then
+  if mode == 'hit' and status == 0 and unique >= UNIQ_REUSE_FROM then
     all_set[#all_set + 1] = 'u'
     all_set[#all_set + 1] = second .. ':' .. string.format('%d', unique)
   end
@@ -374,7 +376,6 @@ end
 if #month_set > 0 then redis.call('HSET', KEYS[3], unpack(month_set)) end
 if #all_set > 0 then redis.call('HSET', KEYS[1], unpack(all_set)) end
 
-local today_visits = tonumber(day[1] or '0')
 local yesterday, week_before_today, last_week, last_month = '', '', '', ''
 
 -- Last week and last month ---------------------------------------------------
@@ -406,11 +407,10 @@ end
 
 -- Pages ---------------------------------------------------------------------
 -- A counted hit with a page adds one view to it in the all-time, month and
--- day tables. A site keeps at most ARGV[tail + 3] pages by name; views of
+-- day tables. A site keeps at most MAX_PATHS pages by name; views of
 -- pages beyond them go to "(other)", so made-up paths cannot grow the tables
 -- or push known pages out. Otherwise the page's numbers are only read.
 local OTHER = '(other)'
-local page = ARGV[tail + 2]
 local page_views, page_today = 0, 0
 if page ~= '' then
   local p_all, p_month, p_day = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
@@ -419,38 +419,38 @@ if page ~= '' then
     local views = redis.call('ZADD', p_all, 'XX', 'INCR', '1', page)
     if not views then
       local named = redis.call('ZCARD', p_all)
-      if named >= tonumber(ARGV[tail + 3]) and redis.call('ZSCORE', p_all, OTHER) then
+      if named >= MAX_PATHS and redis.call('ZSCORE', p_all, OTHER) then
         named = named - 1
       end
-      if named >= tonumber(ARGV[tail + 3]) then name = OTHER end
+      if named >= MAX_PATHS then name = OTHER end
       views = redis.call('ZINCRBY', p_all, '1', name)
     end
     redis.call('ZINCRBY', p_month, '1', name)
     local on_day = redis.call('ZINCRBY', p_day, '1', name)
-    if tonumber(on_day) == 1 then
+    if on_day == '1' then
       -- The day table's first view of this page; the deadline is the same for all.
-      redis.call('EXPIRE', p_day, ARGV[tail + 4])
+      redis.call('EXPIRE', p_day, ARGV[tail + 3])
     end
     if name == page then
-      page_views, page_today = tonumber(views), tonumber(on_day)
+      page_views, page_today = views, on_day
     end
   else
-    page_views = tonumber(redis.call('ZSCORE', p_all, page) or '0')
-    page_today = tonumber(redis.call('ZSCORE', p_day, page) or '0')
+    page_views = redis.call('ZSCORE', p_all, page) or 0
+    page_today = redis.call('ZSCORE', p_day, page) or 0
   end
 end
 
 return {
   status, new_visit,
   all[1] or '0',
-  today_visits,
+  day[1] or '0',
   yesterday,
   week_before_today,
   day[5] or '0',
   online,
-  tonumber(day[2] or '0'),
+  day[2] or '0',
   unique,
-  tonumber(day[3] or '0'),
+  day[3] or '0',
   peak_today, peak_today_at,
   peak_all, peak_all_at,
   last_week, last_month,
