@@ -1,7 +1,10 @@
 -- POST /hits with a new visitor on every request, with what widget.js sends:
--- a visitor id, a fresh hit id, and the page's path (one of 50).
+-- a visitor id, a fresh hit id, and the page's path (one of 50). Requests
+-- come through the proxy that production runs behind, 50 from each address
+-- (X-Forwarded-For), so the service's default limits hold.
 -- wrk.format's header table replaces wrk.headers (and with it the -H
 -- User-Agent, which would make every hit a bot's), so add to wrk.headers.
+local addresses = dofile(string.gsub(debug.getinfo(1, "S").source, "^@(.*/)[^/]*$", "%1") .. "addresses.lua")
 local n = 0
 local threads = 0
 
@@ -10,6 +13,7 @@ local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("prefix", string.format("%d-%d", os.time(), threads))
+  thread:set("base", addresses.base(threads))
 end
 
 function init(args)
@@ -29,6 +33,7 @@ end
 
 function request()
   n = n + 1
+  wrk.headers["X-Forwarded-For"] = addresses.of(base, n)
   local body = string.format('{"visitor":"bench-%s-%012d","hit":"hit-%s-%012d","path":"/tin-tuc/bai-%d"}',
                              prefix, n, prefix, n, n % 50)
   return wrk.format("POST", nil, nil, body)

@@ -1,11 +1,15 @@
 -- POST /hits from a small set of 100 returning visitors, with what widget.js
 -- sends: a visitor id, a fresh hit id, and the page's path (one of 50).
+-- Requests come through the proxy that production runs behind, 50 from each
+-- address (X-Forwarded-For), so the service's default limits hold.
 -- Headers go into wrk.headers: a table given to wrk.format would replace them.
+local addresses = dofile(string.gsub(debug.getinfo(1, "S").source, "^@(.*/)[^/]*$", "%1") .. "addresses.lua")
 local n = 0
 
 -- setup runs in the main state: hit ids carry the time, so runs do not repeat them.
 function setup(thread)
   thread:set("prefix", tostring(os.time()))
+  thread:set("base", addresses.base(1))
 end
 
 function init(args)
@@ -14,6 +18,7 @@ end
 
 function request()
   n = n + 1
+  wrk.headers["X-Forwarded-For"] = addresses.of(base, n)
   local body = string.format(
     '{"visitor":"returning-visitor-%04d","hit":"hit-r%s-%012d","path":"/tin-tuc/bai-%d"}',
     n % 100, prefix, n, n % 50)
