@@ -6,10 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import lupa.luajit21 as luajit  # lupa is pinned in requirements.txt (fakeredis's Lua)
 import pytest
-
-lupa = pytest.importorskip("lupa")
-luajit = pytest.importorskip("lupa.luajit21")
 
 WRK = Path(__file__).resolve().parent.parent / "bench" / "wrk"
 PER_ADDRESS = 50  # bench/wrk/addresses.lua
