@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
 import pytest
@@ -315,6 +315,33 @@ def test_counts_past_2_53_stay_exact(stores, real, clock):
     assert [c.total for c in totals] == [MAX_COUNT, MAX_COUNT + 1, MAX_COUNT + 2]
     assert [c.this_month for c in totals] == [MAX_COUNT + 1, MAX_COUNT + 2, MAX_COUNT + 3]
     assert int(real.hget("vc:{demo}:all", "total")) == MAX_COUNT + 2
+
+
+def test_the_days_first_page_view_puts_today_first_in_its_month(stores, real):
+    store = stores()
+    month = "vc:{demo}:m:2026-11"
+
+    def noon(day: int) -> float:
+        return datetime(2026, 11, day, 12, tzinfo=ZONE).timestamp()
+
+    store.set_day("demo", date(2026, 11, 1), MAX_COUNT, 7)  # a count past 2^53, set by an operator
+    for day in (27, 28, 29):
+        store.hit("demo", ZONE, noon(day), f"v{day}", "c")
+        store.bot("demo", ZONE, noon(day) + 1, "c")
+    before = real.hgetall(month)
+    store.hit("demo", ZONE, noon(30), "v30", "c")
+    after = real.hgetall(month)
+    assert list(after)[:5] == ["30v", "30p", "30b", "30o", "mv"]
+    assert (after["30v"], after["30p"], after["30b"]) == ("1", "1", "0")  # no bots yet: a 0
+    assert int(after["mv"]) == int(before.pop("mv")) + 1
+    assert list(after.items())[5:] == list(before.items())  # the other days, as they were, in order
+    assert real.ttl(month) == -1  # kept for ever, as before
+    real.config_resetstat()
+    later = store.hit("demo", ZONE, noon(30) + 60, "v31", "c")  # the day's later page views leave it
+    assert "cmdstat_hgetall" not in real.info("commandstats")
+    assert (later.today, later.pageviews_today, later.bots_today) == (2, 2, 0)
+    first = date(2026, 11, 1)
+    assert store.daily("demo", first, first, date(2026, 11, 30))[0].visits == MAX_COUNT
 
 
 def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, real, clock):

@@ -240,6 +240,7 @@ end
 
 local status, new_visit = 0, 0
 local last  -- a hit's visitor's last-seen ms in `seen`, as Redis answered
+local day_began = not day[2]  -- no page view today yet (before this request)
 local minute_began = false  -- a counted hit began the site's current minute
 
 if mode == 'hit' then
@@ -375,6 +376,41 @@ end
 
 if #month_set > 0 then redis.call('HSET', KEYS[3], unpack(month_set)) end
 if #all_set > 0 then redis.call('HSET', KEYS[1], unpack(all_set)) end
+
+-- Today at the head of the month ------------------------------------------------
+-- A month hash is a listpack, searched from its head: by the month's end a
+-- lookup of today's fields passed 29 days of others, and a missing field
+-- (no bots today) all of them, which made a hit 28-36 % dearer than on the
+-- 1st. The day's first counted page view rewrites the hash with today's
+-- fields and `mv` first (0 for those not yet set: a 0 reads as no field),
+-- once a day; the rest keep their order and values.
+if mode == 'hit' and status == 0 and day_began then
+  local first = {[fields[1]] = 1, [fields[2]] = 2, [fields[3]] = 3, [fields[4]] = 4, [fields[5]] = 5}
+  local head, rest = {}, {}
+  local flat = redis.call('HGETALL', KEYS[3])
+  for i = 1, #flat, 2 do
+    local at = first[flat[i]]
+    if at then
+      head[at] = flat[i + 1]
+    else
+      rest[#rest + 1] = flat[i]
+      rest[#rest + 1] = flat[i + 1]
+    end
+  end
+  if #rest > 0 then
+    local set = {}
+    for i = 1, 5 do
+      local value = head[i] or (i ~= 4 and '0' or nil)  -- no peak yet stays no peak
+      if value then
+        set[#set + 1] = fields[i]
+        set[#set + 1] = value
+      end
+    end
+    for i = 1, #rest do set[#set + 1] = rest[i] end
+    redis.call('DEL', KEYS[3])
+    redis.call('HSET', KEYS[3], unpack(set))
+  end
+end
 
 local yesterday, week_before_today, last_week, last_month = '', '', '', ''
 
