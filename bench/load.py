@@ -8,9 +8,10 @@ under gevent workers:
 - bench/noop.py, a bare Flask app answering a constant JSON object;
 - bench/trivial.py, the trivial counter: one INCR of one key with redis-py.
 
-It preloads the site's visit set with 200,000 visitors, then runs every load
-for a few seconds, in turn, for several rounds: the baselines, our /healthz,
-hits by new visitors, hits by returning visitors and stats. Each baseline
+It preloads the site's visit set with 200,000 visitors and its month hash
+with the month's earlier days, then runs every load for a few seconds, in
+turn, for several rounds: the baselines, our /healthz, hits by new visitors,
+hits by returning visitors and stats. Each baseline
 keeps the worker class that served it best; each of our loads is compared
 with its baseline of the same round (hits and stats with the trivial counter,
 /healthz with the no-op). Around each hits run it resets Redis's
@@ -42,6 +43,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis
 
@@ -51,12 +53,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 import memory  # noqa: E402  (bench/memory.py)
 
-from counter.store import SEEN, Store  # noqa: E402
+from counter.clock import local_date  # noqa: E402
+from counter.store import MONTH, SEEN, Store  # noqa: E402
 
 # Our service runs as behind the proxy of deploy/nginx.conf (COUNTER_TRUSTED_PROXIES=1):
 # every request says its client in X-Forwarded-For, this one unless a wrk script
 # says another (the hit loads send 50 requests from each address of 10.0.0.0/8).
 CLIENT = "192.0.2.1"
+ZONE = "Asia/Ho_Chi_Minh"  # the bench site's (COUNTER_TIMEZONE's default)
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 SITE = "demo"
 HITS = f"/api/v1/sites/{SITE}/hits"
@@ -155,10 +159,22 @@ def script_usec(client: redis.Redis) -> float | None:
 
 
 def preload(url: str, members: int) -> None:
-    """Fill the site's visit set with `members` visitors seen just now, in pipelines."""
+    """Fill the site's visit set with `members` visitors seen just now, and its month so far, in pipelines.
+
+    The month's earlier days are in its hash as hits leave them, so a hit
+    finds today's fields among them as it would late in a month.
+    """
     client = redis.Redis.from_url(url)
-    key = Store(url).key(SEEN, SITE)
+    store = Store(url)
+    key = store.key(SEEN, SITE)
     now = int(time.time() * 1000)
+    today = local_date(time.time(), ZoneInfo(ZONE))
+    month: dict[str, str | int] = {}
+    for day in range(1, today.day):
+        month.update({f"{day}v": 9_000 + day, f"{day}p": 30_000 + day, f"{day}o": f"{60 + day}@{now // 1000}",
+                      f"{day}b": 700 + day, "mv": 9_000 * day})
+    if month:
+        client.hset(store.key(MONTH, SITE, month=today.strftime("%Y-%m")), mapping=month)
     pipe = client.pipeline(transaction=False)
     for start in range(0, members, 10_000):
         batch = range(start, min(start + 10_000, members))
