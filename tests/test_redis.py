@@ -342,6 +342,13 @@ def test_the_days_first_page_view_puts_today_first_in_its_month(stores, real):
     assert (later.today, later.pageviews_today, later.bots_today) == (2, 2, 0)
     first = date(2026, 11, 1)
     assert store.daily("demo", first, first, date(2026, 11, 30))[0].visits == MAX_COUNT
+    store.set_day("demo", date(2026, 11, 2), 0, None)  # an operator's 0
+    store.hit("demo", ZONE, noon(3), "v3", "c")  # the first page view of another day of the month
+    kept = real.hgetall(month)
+    assert list(kept)[:2] == ["3v", "3p"]
+    assert "30b" not in kept and "2v" not in kept  # other days' zeros are not kept: a 0 reads as none
+    second = date(2026, 11, 2)
+    assert kept["30v"] == "2" and store.daily("demo", second, second, date(2026, 11, 30))[0].visits == 0
 
 
 def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, real, clock):
