@@ -65,7 +65,7 @@
 -- KEYS[m-1] pages of this local month, the same pages
 -- KEYS[m]   pages of this local day, the same pages
 --
--- Every lifetime is named once, in counter/store.py, and set here.
+-- Every lifetime is named once, in counter/store.py, which writes it on the settings line.
 --
 -- Returns the fields of ANSWER in counter/store.py, in that order:
 -- {status, new_visit, total, today, yesterday, week_before_today, month, online,
