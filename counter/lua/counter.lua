@@ -38,7 +38,8 @@
 -- KEYS[12] nv_old    the same for the previous hour
 -- KEYS[13] hb        heartbeats of this client in the current minute
 -- KEYS[14] hb_old    the same for the previous minute
--- KEYS[15] keep      zset: visitor hash -> ms it was last kept online by this client
+-- KEYS[15] keep      zset: visitor hash -> minus the ms it was last kept online by
+--                    this client (see may_keep)
 -- KEYS[16..22]       the same seven for the client's network (IPv6 /48), passed
 --                    only with one
 --
@@ -219,15 +220,18 @@ local function may_keep(visitor)
   -- is set when it is created, and renewed when the group's rate window
   -- begins (count_in): at least once a minute while the client is active,
   -- so the set outlives by the window every visitor it keeps.
-  local added = {}
+  -- Scores are times negated: a set is a small listpack, sorted by score and
+  -- searched from its head, where the visitor just kept then goes, and where
+  -- a returning one is found sooner (with times, both walked the whole set).
+  local added, at = {}, '-' .. ARGV[2]
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
-    if redis.call('ZADD', keep, ARGV[2], visitor) == 1 then
+    if redis.call('ZADD', keep, at, visitor) == 1 then
       added[#added + 1] = keep
       local limit, size = RATE * g.times, redis.call('ZCARD', keep)
       if size == 1 then redis.call('PEXPIRE', keep, KEEP_TTL) end
       if size > limit then
-        size = size - redis.call('ZREMRANGEBYSCORE', keep, '-inf', since)
+        size = size - redis.call('ZREMRANGEBYSCORE', keep, '-' .. since, '+inf')
         if size > limit then
           for _, k in ipairs(added) do redis.call('ZREM', k, visitor) end
           return false
@@ -309,7 +313,7 @@ end
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
   -- Visitors past the visit timeout are trimmed by the first page view of a
-  -- minute, and `seen` gets its lifetime then, or when it gains a visitor,
+  -- minute, and `seen` gets its lifetime then, when it is created (below),
   -- or on a heartbeat: it holds the visitors of the timeout and a minute,
   -- and outlives its last write by the timeout. The online window lies
   -- within the timeout (else every call trims), so trimmed visitors are
@@ -331,12 +335,15 @@ if touched then
     -- visit, but its visitor is seen as of one window ago: not online.
     redis.call('ZADD', KEYS[2], 'GT', kept and ARGV[2] or since, ARGV[8])
   end
-  if mode == 'beat' or minute_began or not last then
-    redis.call('PEXPIRE', KEYS[2], SEEN_TTL)
-  end
 end
 
 local online = redis.call('ZCOUNT', KEYS[2], '(' .. since, '+inf')
+-- A set this page view made holds its visitor alone: at most 1 online. Other
+-- page views of the minute need no renewal: the minute's first one gave `seen`
+-- the timeout and a minute, which outlasts the timeout of each of them.
+if touched and (mode == 'beat' or minute_began or (not last and online <= 1)) then
+  redis.call('PEXPIRE', KEYS[2], SEEN_TTL)
+end
 
 local peak_today, peak_today_at = peak_of(day[4])
 local peak_all, peak_all_at = (all[2] or 0) + 0, all[3] or ''
