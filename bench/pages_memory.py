@@ -60,14 +60,14 @@ def main() -> None:
                 store.hit(SITE, ZONE, now, "v", "c", "", name)
             grown = used(client) - before
             tables = {kind: client.memory_usage(key, samples=0) for kind, key in (
-                ("all-time", "vc:{demo}:p:all"), ("month", "vc:{demo}:p:m:2026-11"),
-                ("day", "vc:{demo}:p:d:2026-11-25"))}
+                ("all-time", "vc:{demo}:pages:all"), ("month", "vc:{demo}:pages:m:2026-11"),
+                ("day", "vc:{demo}:pages:d:2026-11-25"))}
             keys = client.dbsize()
             for _ in range(args.beyond):
                 made_up = "/" + "".join(rng.choices(string.ascii_letters, k=args.length - 1))
                 store.hit(SITE, ZONE, now, "v", "c", "", made_up)
             after = used(client) - before
-            assert client.zcard("vc:{demo}:p:all") == args.pages + (args.beyond > 0)  # and "(other)"
+            assert client.zcard("vc:{demo}:pages:all") == args.pages + (args.beyond > 0)  # and "(other)"
             assert client.dbsize() == keys
             print(f"{args.pages:,} pages of {args.length} characters, redis-server "
                   f"{client.info('server')['redis_version']}\n")

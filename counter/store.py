@@ -36,9 +36,13 @@ BEATS = "{prefix}:{{{site}}}:hb:{client}:{minute}"
 KEEP = "{prefix}:{{{site}}}:keep:{client}"
 SALT = "{prefix}:salt:{day}"
 SECRET = "{prefix}:secret"
-PAGES_ALL = "{prefix}:{{{site}}}:p:all"
-PAGES_MONTH = "{prefix}:{{{site}}}:p:m:{month}"
-PAGES_DAY = "{prefix}:{{{site}}}:p:d:{day}"
+PAGES_ALL = "{prefix}:{{{site}}}:pages:all"
+PAGES_MONTH = "{prefix}:{{{site}}}:pages:m:{month}"
+PAGES_DAY = "{prefix}:{{{site}}}:pages:d:{day}"
+# The same tables in the earlier format (views not negated): merged into the
+# current ones when first touched (counter/lua/merge_pages.lua), read until then.
+OLD_PAGES = {PAGES_ALL: "{prefix}:{{{site}}}:p:all", PAGES_MONTH: "{prefix}:{{{site}}}:p:m:{month}",
+             PAGES_DAY: "{prefix}:{{{site}}}:p:d:{day}"}
 
 # How long keys live. Each is named here once and passed to the script.
 DAY = 86400
@@ -52,10 +56,12 @@ SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a renewal (on
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
-SCRIPT = resources.files("counter").joinpath("lua/counter.lua").read_text()
-HISTORY = resources.files("counter").joinpath("lua/history.lua").read_text()
-SET_DAY = resources.files("counter").joinpath("lua/set_day.lua").read_text()
-TOP_PAGES = resources.files("counter").joinpath("lua/pages.lua").read_text()
+LUA = resources.files("counter").joinpath("lua")
+MERGE_PAGES = LUA.joinpath("merge_pages.lua").read_text()  # a function of counter.lua and pages.lua
+SCRIPT = MERGE_PAGES + LUA.joinpath("counter.lua").read_text()
+HISTORY = LUA.joinpath("history.lua").read_text()
+SET_DAY = LUA.joinpath("set_day.lua").read_text()
+TOP_PAGES = MERGE_PAGES + LUA.joinpath("pages.lua").read_text()
 OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page starts with "("
 
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
@@ -87,6 +93,7 @@ ANSWER = ("status", "new_visit", "total", "today", "yesterday", "this_week", "th
           "peak_today_at", "peak_all", "peak_all_at", "last_week", "last_month",
           "page_views", "page_today")
 PAST = (4, 5, 15, 16)  # the answer's places of the past days' counts: yesterday ... last_month
+PAGE_COUNTS = (17, 18)  # the answer's places of the page's views, which come negated
 LIMITED_ANSWER = ("status", "new_visit", "retry_after")  # a limited hit's answer
 
 
@@ -170,11 +177,13 @@ def _day_parts(prefix: str, site: str, today: date) -> tuple[tuple[str, ...], tu
 def _page_parts(prefix: str, site: str, today: date, zone: ZoneInfo) -> tuple[tuple[str, ...], float]:
     """Return the page tables' keys of `site` on `today`, and when its day table's life ends.
 
+    The three tables (all-time, month, day), then the same in the earlier format.
     Like the day's keys, they change once a day and are built once a day.
     """
-    keys = (PAGES_ALL.format(prefix=prefix, site=site),
-            PAGES_MONTH.format(prefix=prefix, site=site, month=today.strftime("%Y-%m")),
-            PAGES_DAY.format(prefix=prefix, site=site, day=today.isoformat()))
+    tables = ((PAGES_ALL, {}), (PAGES_MONTH, {"month": today.strftime("%Y-%m")}),
+              (PAGES_DAY, {"day": today.isoformat()}))
+    keys = tuple(t.format(prefix=prefix, site=site, **parts) for t, parts in tables)
+    keys += tuple(OLD_PAGES[t].format(prefix=prefix, site=site, **parts) for t, parts in tables)
     return keys, datetime.combine(today + timedelta(days=PAGES_DAY_DAYS), dtime(), zone).timestamp()
 
 
@@ -271,6 +280,8 @@ class Store:
                 self._past[site] = (today, raw[-1], counts)
         for i, count in zip(PAST, counts, strict=True):
             values[i] = count
+        for i in PAGE_COUNTS:  # stored negated: counter.lua, "Pages"
+            values[i] = -values[i]
         values[5] += values[3]  # this week: the days before today, and today
         return Counts(*values)  # ANSWER's order is Counts's
 
@@ -348,30 +359,31 @@ class Store:
         Most viewed first; pages with equal views in path order, also at the cut.
         """
         if period == "all":
-            key = self.key(PAGES_ALL, site)
+            table, parts = PAGES_ALL, {}
         elif period == "month":
-            key = self.key(PAGES_MONTH, site, month=day.strftime("%Y-%m"))
+            table, parts = PAGES_MONTH, {"month": day.strftime("%Y-%m")}
         else:
-            key = self.key(PAGES_DAY, site, day=day.isoformat())
-        raw = self._call(self.redis.script("pages"), [key], [limit, OTHER_PAGE])
-        other = int(float(raw[-1] or 0))
-        found = [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw) - 1, 2)]
-        found.sort(key=lambda p: (-p[1], p[0]))
-        return TopPages(found[:limit], other)
+            table, parts = PAGES_DAY, {"day": day.isoformat()}
+        keys = [self.key(table, site, **parts), self.key(OLD_PAGES[table], site, **parts)]
+        raw = self._call(self.redis.script("pages"), keys, [limit, OTHER_PAGE])
+        # Views are stored negated (counter.lua, "Pages"); the order is the table's.
+        found = [(raw[i], -int(float(raw[i + 1]))) for i in range(0, len(raw) - 1, 2)]
+        return TopPages(found, -int(float(raw[-1] or 0)))
 
     def page_views(self, site: str, zone: ZoneInfo, now: float, page: str) -> tuple[int, int]:
         """Return (all-time, today's) views of one page; zeros for a page never seen."""
-        today = local_date(now, zone)
+        keys, _ = _page_parts(self.prefix, site, local_date(now, zone), zone)
+        tables = (keys[0], keys[2], keys[3], keys[5])  # all-time and today's, then in the earlier format
 
         def fetch():
-            # One round trip; both keys carry the site's tag, so one slot of a cluster.
+            # One round trip; every key carries the site's tag, so one slot of a cluster.
             pipe = self.client.pipeline(transaction=False)
-            pipe.zscore(self.key(PAGES_ALL, site), page)
-            pipe.zscore(self.key(PAGES_DAY, site, day=today.isoformat()), page)
+            for key in tables:
+                pipe.zscore(key, page)
             return pipe.execute()
 
-        views, on_day = self._call(fetch)
-        return int(views or 0), int(on_day or 0)
+        views, on_day, old_views, old_on_day = (int(x or 0) for x in self._call(fetch))
+        return old_views - views, old_on_day - on_day  # views are stored negated
 
     # -- history and live detail ------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from counter.pages import OTHER
-from counter.store import Store
+from counter.store import PAGES_ALL, Store
 from tests.helpers import browser, flush
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -52,7 +53,7 @@ def test_a_hit_with_a_path_counts_its_page_and_answers_its_numbers(client, clock
 
 def test_a_hit_without_a_path_writes_no_page_table(client, redis):
     hit(client)
-    assert not [k for k in redis.scan_iter("*") if ":p:" in k]
+    assert not [k for k in redis.scan_iter("*") if ":pages:" in k]
 
 
 def test_repeated_bot_and_limited_hits_count_no_page_view(make_app, clock):
@@ -182,7 +183,7 @@ def test_made_up_paths_cannot_grow_the_tables_or_push_real_pages_out(make_app, r
     for period in ("today", "2026-11"):
         listed = pages(c, f"?period={period}&limit=1000")
         assert (len(listed["pages"]), listed["other"]) == (20, 2000 - 15)
-    for key in redis.scan_iter("*:p:*"):
+    for key in redis.scan_iter("*:pages:*"):
         assert redis.zcard(key) == 21, key  # 20 pages and "(other)"
     # A page beyond the bound is counted under "(other)" and reads zeros on its own.
     late = hit(c, "/real/late")
@@ -193,8 +194,8 @@ def test_made_up_paths_cannot_grow_the_tables_or_push_real_pages_out(make_app, r
 
 def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, clock):
     hit(client, "/a")  # 25 November 2026, 09:00 in Hanoi
-    tables = {k.rsplit(":", 2)[-2] if ":p:d:" in k or ":p:m:" in k else "all": k
-              for k in redis.scan_iter("*:p:*")}
+    tables = {k.rsplit(":", 2)[-2] if ":pages:d:" in k or ":pages:m:" in k else "all": k
+              for k in redis.scan_iter("*:pages:*")}
     assert set(tables) == {"all", "m", "d"}
     assert redis.ttl(tables["all"]) == -1 and redis.ttl(tables["m"]) == -1
     # Until local midnight starting 31 December: 36 days from the day's start.
@@ -283,15 +284,63 @@ def test_dashboard_lists_the_20_most_viewed_pages_of_the_chosen_period(portal, c
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(views=st.dictionaries(st.sampled_from([f"/{c}" for c in "abcdefghij"] + [OTHER]),
                              st.integers(1, 4), max_size=11),
-       limit=st.integers(1, 12))
-def test_top_pages_are_the_first_of_the_full_order_at_any_cut(redis_url, redis, views, limit):
+       limit=st.integers(1, 12), data=st.data())
+def test_top_pages_are_the_first_of_the_full_order_at_any_cut(redis_url, redis, views, limit, data):
     flush(redis_url)
     store = Store(redis_url)
-    if views:
-        redis.zadd("vc:{demo}:p:all", views)
+    # Some of each page's views in a table of the earlier format (views as they are): summed.
+    earlier = {p: data.draw(st.integers(0, n)) for p, n in views.items()}
+    table, old = store.key(PAGES_ALL, "demo"), "vc:{demo}:p:all"
+    if current := {p: earlier[p] - n for p, n in views.items() if n > earlier[p]}:
+        redis.zadd(table, current)  # views are stored negated
+    if earlier := {p: n for p, n in earlier.items() if n}:
+        redis.zadd(old, earlier)
     try:
         top = store.top_pages("demo", "all", None, limit)
     finally:
         store.client.close()
     named = sorted(((p, n) for p, n in views.items() if p != OTHER), key=lambda r: (-r[1], r[0]))
     assert (top.pages, top.other) == (named[:limit], views.get(OTHER, 0))
+    assert not redis.exists(old) and redis.zcard(table) == len(views)  # merged
+
+
+def test_page_tables_of_the_earlier_format_are_read_then_merged(client, counter, redis, clock):
+    # Tables written before views were stored negated: views as they are, under "p:" keys.
+    old = {"all": "vc:{demo}:p:all", "month": "vc:{demo}:p:m:2026-11", "day": "vc:{demo}:p:d:2026-11-25",
+           "yesterday": "vc:{demo}:p:d:2026-11-24", "october": "vc:{demo}:p:m:2026-10"}
+    redis.zadd(old["all"], {"/a": 5, "/b": 3, OTHER: 2})
+    redis.zadd(old["month"], {"/a": 4, "/b": 3})
+    redis.zadd(old["day"], {"/a": 2})
+    redis.zadd(old["yesterday"], {"/b": 1})
+    redis.zadd(old["october"], {"/b": 7})
+    for key in ("day", "yesterday"):
+        redis.expire(old[key], 1000)
+    # Read before any hit: the earlier tables answer, and stay.
+    views = client.get("/api/v1/sites/demo/pages/views?path=/a").get_json()
+    assert (views["pageviews"], views["today"]) == (5, 2)
+    read = counter.store.read("demo", ZoneInfo("Asia/Ho_Chi_Minh"), clock.now(), "/a")
+    assert (read.page_views, read.page_today) == (5, 2)
+    assert redis.exists(*old.values()) == 5
+    # A hit of a page new to the current tables merges each of them first.
+    assert hit(client, "/a")["page"] == {"path": "/a", "pageviews": 6, "today": 3}
+    assert not redis.exists(old["all"], old["month"], old["day"])
+    assert redis.ttl("vc:{demo}:pages:d:2026-11-25") > 0  # a day table keeps a deadline
+    assert pages(client) == {"site": "demo", "period": "all", "other": 2,
+                             "pages": [{"path": "/a", "pageviews": 6}, {"path": "/b", "pageviews": 3}]}
+    assert pages(client, "?period=2026-11")["pages"] == [{"path": "/a", "pageviews": 5},
+                                                         {"path": "/b", "pageviews": 3}]
+    assert pages(client, "?period=today")["pages"] == [{"path": "/a", "pageviews": 3}]
+    # Tables no hit writes any more are merged by their first read, deadline and all.
+    assert pages(client, "?period=2026-10")["pages"] == [{"path": "/b", "pageviews": 7}]
+    assert pages(client, "?period=2026-11-24")["pages"] == [{"path": "/b", "pageviews": 1}]
+    assert 990 <= redis.ttl("vc:{demo}:pages:d:2026-11-24") <= 1000
+    assert not redis.exists(*old.values())
+    assert hit(client, "/b", V2)["page"] == {"path": "/b", "pageviews": 4, "today": 1}
+
+
+def test_the_bound_counts_the_pages_of_an_earlier_table(make_app, redis):
+    c = browser(make_app(COUNTER_MAX_PATHS="2"))
+    redis.zadd("vc:{demo}:p:all", {"/a": 1, "/b": 1})
+    body = hit(c, "/c")  # the third page: merged first, so beyond the bound
+    assert body["page"] == {"path": "/c", "pageviews": 0, "today": 0}
+    assert pages(c)["other"] == 1

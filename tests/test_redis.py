@@ -92,7 +92,7 @@ def test_a_hit_with_a_path_is_one_script_call_too(web, real_redis, real, clock):
         web.get("/api/v1/sites/demo/badge.svg?path=/a")  # stats and the page, one read
 
     assert client_commands(real_redis.url, hits) == ["EVALSHA"] * 7
-    assert real.zscore("vc:{demo}:p:all", "/p/0") == 3
+    assert real.zscore("vc:{demo}:pages:all", "/p/0") == -3  # views are stored negated
 
 
 def test_the_pages_calls_are_one_call_each(web, real_redis):
@@ -103,9 +103,10 @@ def test_the_pages_calls_are_one_call_each(web, real_redis):
         assert web.get("/api/v1/sites/demo/pages?period=today&limit=5").status_code == 200
 
     assert client_commands(real_redis.url, calls) == ["EVALSHA"]
-    # One page's numbers: one pipeline, so one round trip (two commands on one connection).
+    # One page's numbers: one pipeline, so one round trip (a command per table on one
+    # connection: all-time and today's, and the same in the earlier format).
     assert client_commands(real_redis.url, lambda: web.get("/api/v1/sites/demo/pages/views?path=/a")) == [
-        "ZSCORE", "ZSCORE"]
+        "ZSCORE"] * 4
 
 
 def test_a_stats_read_and_a_heartbeat_are_one_call_each(web, real_redis):
@@ -138,7 +139,7 @@ def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
             continue
         assert key.startswith("vc:{demo}:")
         kind = key.split(":")[2]
-        if kind in ("all", "m") or key.startswith(("vc:{demo}:p:all", "vc:{demo}:p:m:")):
+        if kind in ("all", "m") or key.startswith(("vc:{demo}:pages:all", "vc:{demo}:pages:m:")):
             assert ttl == -1, key  # all-time numbers, daily history and pages by month: kept for ever
         else:
             assert ttl > 0, key

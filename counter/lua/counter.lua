@@ -61,10 +61,12 @@
 -- ARGV[n-2] last week's visit fields in the previous month, e.g. "27v 28v"
 -- ARGV[n-1] the page (a normalised path), or "" for none
 -- ARGV[n]   lifetime in seconds of a day table of pages, from now
--- with a page, the last three keys:
--- KEYS[m-2] pages all-time: sorted set page -> views, at most MAX_PATHS pages and "(other)"
--- KEYS[m-1] pages of this local month, the same pages
--- KEYS[m]   pages of this local day, the same pages
+-- with a page, the last six keys:
+-- KEYS[m-5] pages all-time: sorted set page -> views negated, at most MAX_PATHS
+--           pages and "(other)"
+-- KEYS[m-4] pages of this local month, the same pages
+-- KEYS[m-3] pages of this local day, the same pages
+-- KEYS[m-2..m] the same three tables in the earlier format (see merge_pages)
 --
 -- Every lifetime is named once, in counter/store.py, which writes it on the settings line.
 --
@@ -72,7 +74,7 @@
 -- {status, new_visit, total, today, yesterday, week_before_today, month, online,
 --  pageviews_today, unique_today, bots_today, peak_today, peak_today_at,
 --  peak_all, peak_all_at, last_week, last_month, page_views, page_today,
---  history_version}
+--  history_version}, page_views and page_today negated (see "Pages").
 -- yesterday, week_before_today, last_week and last_month are "" when the
 -- caller holds the past days' counts of history_version.
 -- Counts come back as Redis gave them (strings from the hashes, or HINCRBY's
@@ -162,10 +164,10 @@ end
 -- per minute, heartbeats have their own (a reader's tab sends one a minute),
 -- new visits one per hour. A client keeps at most RATE visitors online:
 -- the visitors it refreshed are in its `keep` set, which never holds more.
--- An IPv6 client's network's keys follow its own: more than 15 keys before the page's.
+-- An IPv6 client's network's keys follow its own: more than 15 keys before the pages'.
 local page = ARGV[tail + 2]
 local groups = {{base = 9, times = 1}}
-if mode ~= 'read' and #KEYS - (page ~= '' and 3 or 0) > 15 then
+if mode ~= 'read' and #KEYS - (page ~= '' and 6 or 0) > 15 then
   groups[2] = {base = 16, times = NETWORK_SHARE}
 end
 
@@ -454,33 +456,47 @@ end
 -- day tables. A site keeps at most MAX_PATHS pages by name; views of
 -- pages beyond them go to "(other)", so made-up paths cannot grow the tables
 -- or push known pages out. Otherwise the page's numbers are only read.
+-- Views are stored negated: a table is a small listpack sorted by score and
+-- searched from its head, where the most viewed pages then are (a page
+-- moves on every view: found and put back near the head, not walked past
+-- the whole table), and the top pages are the first ones. Counts of pages
+-- are answered negated too, and merged from tables of the earlier format
+-- (merge_pages) when a page is new to a table, or summed when only read.
 local OTHER = '(other)'
 local page_views, page_today = 0, 0
 if page ~= '' then
-  local p_all, p_month, p_day = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS]
+  local n = #KEYS
+  local p_all, p_month, p_day = KEYS[n - 5], KEYS[n - 4], KEYS[n - 3]
+  local o_all, o_month, o_day = KEYS[n - 2], KEYS[n - 1], KEYS[n]
   if mode == 'hit' and status == 0 then
     local name = page
-    local views = redis.call('ZADD', p_all, 'XX', 'INCR', '1', page)
+    local views = redis.call('ZADD', p_all, 'XX', 'INCR', '-1', page)
+    if not views and merge_pages(o_all, p_all) then
+      views = redis.call('ZADD', p_all, 'XX', 'INCR', '-1', page)
+    end
     if not views then
       local named = redis.call('ZCARD', p_all)
       if named >= MAX_PATHS and redis.call('ZSCORE', p_all, OTHER) then
         named = named - 1
       end
       if named >= MAX_PATHS then name = OTHER end
-      views = redis.call('ZINCRBY', p_all, '1', name)
+      views = redis.call('ZINCRBY', p_all, '-1', name)
     end
-    redis.call('ZINCRBY', p_month, '1', name)
-    local on_day = redis.call('ZINCRBY', p_day, '1', name)
-    if on_day == '1' then
+    if redis.call('ZINCRBY', p_month, '-1', name) == '-1' then
+      merge_pages(o_month, p_month)
+    end
+    local on_day = redis.call('ZINCRBY', p_day, '-1', name)
+    if on_day == '-1' then
       -- The day table's first view of this page; the deadline is the same for all.
+      if merge_pages(o_day, p_day) then on_day = redis.call('ZSCORE', p_day, name) end
       redis.call('EXPIRE', p_day, ARGV[tail + 3])
     end
     if name == page then
       page_views, page_today = views, on_day
     end
   else
-    page_views = redis.call('ZSCORE', p_all, page) or 0
-    page_today = redis.call('ZSCORE', p_day, page) or 0
+    page_views = (redis.call('ZSCORE', p_all, page) or 0) - (redis.call('ZSCORE', o_all, page) or 0)
+    page_today = (redis.call('ZSCORE', p_day, page) or 0) - (redis.call('ZSCORE', o_day, page) or 0)
   end
 end
 
