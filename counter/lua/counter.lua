@@ -15,7 +15,8 @@
 -- MINUTES_TTL, RATE_TTL (also the heartbeats') and NEW_VISITS_TTL in seconds,
 -- SEEN_TTL (of `seen` after a write) and KEEP_TTL (of a client's `keep` set
 -- after a write) in ms. Passed once at load, not in every call's ARGV: each
--- argument costs the call a Lua string, and each number a conversion.
+-- argument costs the call a Lua string, and each number a conversion. Then
+-- comes counter/lua/merge_pages.lua, whose function merge_pages this file calls.
 --
 -- KEYS[1]  all       hash: total, peak, peak_at (all-time); u, the day's count
 --                    of visitors cached (see "Unique visitors"); hv, the version
