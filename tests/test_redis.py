@@ -395,6 +395,25 @@ def test_a_late_hit_of_yesterday_shows_in_yesterday(stores, clock):
     assert store._call(store.redis.script("counter"), keys, args)[4] == ""
 
 
+def test_the_online_cap_counts_the_visitors_a_worker_of_the_earlier_version_kept(real_redis, real, clock):
+    # The earlier version scored the cap's sets by plain times; during a rolling
+    # upgrade one set holds both kinds, and the cap still holds.
+    store = Store(real_redis.url, rate_limit=2)
+    seen, keep = store.key(SEEN, "demo"), store.key(KEEP, "demo", client="c")
+    t = clock.now()
+    for i, visitor in enumerate(("v1", "v2")):  # seen and kept by an earlier worker
+        real.zadd(seen, {visitor: int(t * 1000) + i})
+        real.zadd(keep, {visitor: int(t * 1000) + i})
+    for n, visitor in enumerate(("v3", "v4")):
+        store.hit("demo", ZONE, t + 130 + n, visitor, "c")
+        assert store.read("demo", ZONE, t + 130 + n).online == 2
+    # Once they are out of the window, new visitors take their places, up to the cap.
+    for n, visitor in enumerate(("v5", "v6", "v7")):
+        store.hit("demo", ZONE, t + 302 + n, visitor, "c")
+    assert store.read("demo", ZONE, t + 305).online == 2
+    assert sorted(real.zrange(keep, 0, -1)) == ["v5", "v6"]
+
+
 def test_the_online_cap_holds_when_a_bot_begins_the_minute(real_redis, real, clock):
     # A client's `keep` set must outlive every visitor it keeps online, whatever
     # request begins the client's rate window.

@@ -226,6 +226,9 @@ local function may_keep(visitor)
   -- Scores are times negated: a set is a small listpack, sorted by score and
   -- searched from its head, where the visitor just kept then goes, and where
   -- a returning one is found sooner (with times, both walked the whole set).
+  -- The trim takes scores from -since to since: the negated times at or
+  -- before `since`, and the plain times that the earlier version wrote (a
+  -- worker not yet upgraded), so those still count until they are out too.
   local added, at = {}, '-' .. ARGV[2]
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
@@ -234,7 +237,7 @@ local function may_keep(visitor)
       local limit, size = RATE * g.times, redis.call('ZCARD', keep)
       if size == 1 then redis.call('PEXPIRE', keep, KEEP_TTL) end
       if size > limit then
-        size = size - redis.call('ZREMRANGEBYSCORE', keep, '-' .. since, '+inf')
+        size = size - redis.call('ZREMRANGEBYSCORE', keep, '-' .. since, since)
         if size > limit then
           for _, k in ipairs(added) do redis.call('ZREM', k, visitor) end
           return false
