@@ -414,6 +414,17 @@ def test_the_online_cap_counts_the_visitors_a_worker_of_the_earlier_version_kept
     assert sorted(real.zrange(keep, 0, -1)) == ["v5", "v6"]
 
 
+def test_the_online_cap_holds_after_a_late_request_of_a_kept_visitor(real_redis, clock):
+    # A request stamped by a host with a slower clock arrives after a later one.
+    store = Store(real_redis.url, rate_limit=2)
+    t = clock.now() - clock.now() % 60  # the start of a minute: two hits in it are within the limit
+    store.hit("demo", ZONE, t + 10, "v1", "c")
+    store.hit("demo", ZONE, t, "v1", "c")  # late: v1 stays kept as of t + 10, as it is seen
+    store.hit("demo", ZONE, t + 130, "v2", "c")
+    store.hit("demo", ZONE, t + 305, "v3", "c")  # v1 and v2 are still online
+    assert store.read("demo", ZONE, t + 305).online == 2
+
+
 def test_the_online_cap_holds_when_a_bot_begins_the_minute(real_redis, real, clock):
     # A client's `keep` set must outlive every visitor it keeps online, whatever
     # request begins the client's rate window.

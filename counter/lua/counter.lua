@@ -232,7 +232,8 @@ local function may_keep(visitor)
   local added, at = {}, '-' .. ARGV[2]
   for _, g in ipairs(groups) do
     local keep = KEYS[g.base + 6]
-    if redis.call('ZADD', keep, at, visitor) == 1 then
+    -- LT: a late request from a host with a slower clock (as GT for `seen`).
+    if redis.call('ZADD', keep, 'LT', at, visitor) == 1 then
       added[#added + 1] = keep
       local limit, size = RATE * g.times, redis.call('ZCARD', keep)
       if size == 1 then redis.call('PEXPIRE', keep, KEEP_TTL) end
