@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from datetime import date, datetime, timedelta
@@ -377,6 +378,33 @@ def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, 
     real.delete(seen)
     store.hit("demo", ZONE, t + 80, "v3", "c")
     assert real.pttl(seen) > 5000
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_seen_outlives_every_visitor_within_the_timeout(real_redis, real, clock, seed):
+    # Page views and heartbeats at random gaps; Redis's clock stands still, so
+    # `seen`'s lifetime is run down by the test clock.
+    rng = random.Random(seed)
+    store = Store(real_redis.url, online_window=60, visit_timeout=120)
+    seen = store.key(SEEN, "demo")
+    at = clock.now() - clock.now() % 60
+    last: dict[str, float] = {}
+    for i in range(300):
+        step = rng.choice((0.5, 3, 17, 29, 45, 59, 61, 100))
+        left = real.pttl(seen)
+        if 0 < left <= step * 1000:
+            real.delete(seen)
+        elif left > 0:
+            real.pexpire(seen, left - int(step * 1000))
+        at += step
+        within = [v for v, when in last.items() if at - when < 120]
+        assert not within or real.exists(seen), (i, within)
+        visitor = f"v{rng.randrange(8)}"
+        if rng.random() < 0.3 and visitor in last and at - last[visitor] < 120:
+            store.heartbeat("demo", ZONE, at, visitor, f"c{i}")
+        else:
+            store.hit("demo", ZONE, at, visitor, f"c{i}")
+        last[visitor] = at
 
 
 def test_a_late_hit_of_yesterday_shows_in_yesterday(stores, clock):
