@@ -376,7 +376,7 @@ def test_visit_and_keep_sets_are_renewed_once_a_minute_and_when_created(stores, 
     store.hit("demo", ZONE, t + 70, "v1", "c")  # a set made again mid-minute gets its lifetime
     assert real.pttl(keep) > 5000
     real.delete(seen)
-    store.hit("demo", ZONE, t + 80, "v3", "c")
+    store.hit("demo", ZONE, t + 80, "v3", "c")  # and `seen` made again by a new visitor
     assert real.pttl(seen) > 5000
 
 
