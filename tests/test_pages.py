@@ -344,3 +344,16 @@ def test_the_bound_counts_the_pages_of_an_earlier_table(make_app, redis):
     body = hit(c, "/c")  # the third page: merged first, so beyond the bound
     assert body["page"] == {"path": "/c", "pageviews": 0, "today": 0}
     assert pages(c)["other"] == 1
+
+
+def test_a_merge_keeps_the_current_day_tables_deadline(client, redis):
+    hit(client, "/a")  # today's table, until local midnight 36 days on
+    table = "vc:{demo}:pages:d:2026-11-25"
+    deadline = redis.ttl(table)
+    redis.zadd("vc:{demo}:p:d:2026-11-25", {"/b": 1})
+    redis.expire("vc:{demo}:p:d:2026-11-25", 500)  # an earlier table with another lifetime
+    assert [p["path"] for p in pages(client, "?period=today")["pages"]] == ["/a", "/b"]
+    assert deadline - 5 <= redis.ttl(table) <= deadline
+    redis.zadd("vc:{demo}:p:d:2026-11-25", {"/c": 1})  # and one with none
+    assert len(pages(client, "?period=today")["pages"]) == 3
+    assert deadline - 5 <= redis.ttl(table) <= deadline
