@@ -6,13 +6,12 @@ import logging
 import os
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, cors, dashboard, embedded, errors, home, metrics, ops, widget
+from . import api, dashboard, embedded, errors, home, metrics, ops, widget
 from .clock import SystemClock
 from .config import ConfigError, from_env
 from .fastjson import FastJSONProvider
-from .lean import LeanWrites
+from .front import Front
 from .service import Counter
 from .store import TIMEOUT, Store
 
@@ -39,12 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(home.bp)
     metrics.init_app(app)
-    cors.init_app(app)
-    # In front of Flask, behind ProxyFix: it sees the client address that the proxies tell.
-    app.wsgi_app = LeanWrites(app, app.wsgi_app)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.wsgi_app = Front(app, app.config["TRUSTED_PROXIES"])
     return app
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import request
 
 from .config import Site
-from .web import counter
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every answer
 API_HEADERS = (
@@ -24,24 +23,14 @@ API_HEADERS = (
 )
 
 
-def init_app(app: Flask) -> None:
-    """Add the headers to every answer."""
-    app.after_request(add_headers)
-
-
-def add_headers(response):
-    """Add CORS and hardening headers to every answer."""
-    headers = response.headers
-    headers[NOSNIFF[0]] = NOSNIFF[1]
-    if request.path.startswith("/api/"):
-        # Added, not set: no view sets these, and this runs on the busiest path.
-        writing = request.method == "POST" or (
-            request.method == "OPTIONS"
-            and request.headers.get("Access-Control-Request-Method", "GET") == "POST")
-        site_id = (request.view_args or {}).get("site_id")
-        headers.extend(api_headers(writing, request.headers.get("Origin"),
-                                   counter().sites.get(site_id) if site_id else None))
-    return response
+def answer_headers(environ: dict, site: Site | None) -> list[tuple[str, str]]:
+    """Return the headers every answer carries: nosniff, and on the API CORS for `site`'s route."""
+    if not environ.get("PATH_INFO", "").startswith("/api/"):
+        return [NOSNIFF]
+    method = environ.get("REQUEST_METHOD")
+    writing = method == "POST" or (
+        method == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "GET") == "POST")
+    return [NOSNIFF, *api_headers(writing, environ.get("HTTP_ORIGIN"), site)]
 
 
 def api_headers(writing: bool, origin: str | None, site: Site | None) -> list[tuple[str, str]]:

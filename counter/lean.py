@@ -4,24 +4,22 @@ A hit is the service's busiest call and its cheapest answer; Flask's request
 context, routing, hooks and response object cost about as much worker CPU as
 the hit's own work. This WSGI layer answers the two writes with the very
 functions the Flask views call (counter/api.py's `record_hit` and
-`record_heartbeat`, so web.py's validation), cors.py's headers and the same
-latency metric. Whatever it cannot answer with a 200 goes on to Flask
-unchanged: other requests, other methods, URLs that only Flask's routing
-takes (a trailing slash), and every refusal or failure, which the view raises
-again (web.LEAN_FAILED) so that errors.py answers it as any other.
+`record_heartbeat`, so web.py's validation); counter/front.py, in front of
+both, adds the same headers and records the same latency metric. Whatever
+it cannot answer with a 200 goes on to Flask unchanged: other requests,
+other methods, URLs that only Flask's routing takes (a trailing slash), and
+every refusal or failure, which the view raises again (web.LEAN_FAILED) so
+that errors.py answers it as any other.
 """
 
 from __future__ import annotations
 
 import re
-import time
 
 from flask import Flask
 
 from .api import record_heartbeat, record_hit
-from .cors import NOSNIFF, api_headers
-from .telemetry import latency
-from .web import LEAN_FAILED, REQUEST_STARTED
+from .web import LEAN_FAILED, LEAN_ROUTE
 
 WRITES = re.compile(r"/api/v1/sites/([^/]+)/(hits|heartbeat)")
 
@@ -41,28 +39,20 @@ class LeanWrites:
 
     def __call__(self, environ: dict, start_response):
         """Answer a hit or heartbeat that succeeds; pass anything else on."""
-        started = time.perf_counter()
         if environ.get("REQUEST_METHOD") != "POST":
-            return self.flask(environ, start_response, started)
+            return self.wsgi_app(environ, start_response)
         match = WRITES.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
-            return self.flask(environ, start_response, started)
+            return self.wsgi_app(environ, start_response)
         site_id, kind = match.groups()
         record, rule = self.routes[kind]
         try:
             body = record(self.counter, site_id, environ)
         except Exception as exc:  # handed to Flask, whose handlers answer every error
             environ[LEAN_FAILED] = exc
-            return self.flask(environ, start_response, started)
+            return self.wsgi_app(environ, start_response)
         data = self.app.json.response_body(body)
-        headers = [("Content-Type", self.app.json.mimetype), ("Content-Length", str(len(data))),
-                   NOSNIFF,
-                   *api_headers(True, environ.get("HTTP_ORIGIN"), self.counter.sites.get(site_id))]
-        start_response("200 OK", headers)
-        latency(rule).observe(time.perf_counter() - started)
+        environ[LEAN_ROUTE] = (rule, site_id)
+        start_response("200 OK", [("Content-Type", self.app.json.mimetype),
+                                  ("Content-Length", str(len(data)))])
         return [data]
-
-    def flask(self, environ: dict, start_response, started: float):
-        """Have Flask answer; metrics.py times the answer from `started`."""
-        environ[REQUEST_STARTED] = started
-        return self.wsgi_app(environ, start_response)

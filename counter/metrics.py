@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 
 from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -14,8 +13,6 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .errors import error_response
 from .store import StoreUnavailable
-from .telemetry import latency
-from .web import REQUEST_STARTED
 
 bp = Blueprint("metrics", __name__)
 
@@ -58,13 +55,5 @@ def metrics():
 
 
 def init_app(app: Flask) -> None:
-    """Time every request and register /metrics."""
+    """Register /metrics (counter/front.py times every request)."""
     app.register_blueprint(bp)
-
-    @app.teardown_request
-    def observe(_exc):
-        # Timed from when the request reached the service (counter/lean.py, in front of Flask).
-        started = request.environ.get(REQUEST_STARTED)
-        if started is not None:
-            rule = request.url_rule
-            latency(rule.rule if rule is not None else "unmatched").observe(time.perf_counter() - started)

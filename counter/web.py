@@ -24,7 +24,8 @@ BODY_TYPES = ("", "application/json", "text/plain")
 # Where the lean path (counter/lean.py) leaves what refused a write it tried
 # first, for the Flask view to raise again: one place turns errors into answers.
 LEAN_FAILED = "counter.lean_failed"
-REQUEST_STARTED = "counter.started"  # when the request reached the service, for the latency metric
+# The route (its rule) and site id of an answer the lean path gave, for counter/front.py.
+LEAN_ROUTE = "counter.lean_route"
 
 
 def counter() -> Counter:

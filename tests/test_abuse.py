@@ -84,6 +84,39 @@ def test_one_trusted_proxy_uses_the_last_forwarded_address(make_app):
     assert spoofed[0].get_json()["new_visit"] is False
 
 
+def test_two_trusted_proxies_use_the_second_address_from_the_right(make_app):
+    c = browser(make_app(COUNTER_TRUSTED_PROXIES="2", COUNTER_RATE_LIMIT="1"), "127.0.0.1")
+    first = hit(c, headers={"X-Forwarded-For": "10.9.9.1, 198.51.100.1, 10.0.0.2"})
+    assert first.get_json()["new_visit"] is True
+    # The same client through another last proxy, with another spoofed entry: one address, limited.
+    assert hit(c, headers={"X-Forwarded-For": "10.9.9.2, 198.51.100.1, 10.0.0.3"}).status_code == 429
+    assert hit(c, headers={"X-Forwarded-For": "198.51.100.2, 10.0.0.2"}).status_code == 200
+    # Fewer entries than trusted proxies: the socket's address decides (here, the third).
+    assert [hit(c, headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in (3, 4)] == [200, 429]
+
+
+@pytest.mark.parametrize("forwarded", ['"10.9.9.1, 198.51.100.1', '"10.9.9.1", 198.51.100.1',
+                                       "10.9.9.1,198.51.100.1", " 198.51.100.1 "])
+def test_a_clients_own_entry_cannot_hide_the_one_its_proxy_appended(make_app, forwarded):
+    c = browser(make_app(COUNTER_TRUSTED_PROXIES="1", COUNTER_RATE_LIMIT="1"), "127.0.0.1")
+    assert hit(c, headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    assert hit(c, headers={"X-Forwarded-For": forwarded}).status_code == 429
+
+
+def test_an_empty_entry_where_the_proxys_should_be_changes_nothing(make_app):
+    c = browser(make_app(COUNTER_TRUSTED_PROXIES="1", COUNTER_RATE_LIMIT="1"), "127.0.0.1")
+    assert hit(c).status_code == 200  # from the socket's address
+    assert hit(c, headers={"X-Forwarded-For": "198.51.100.1, "}).status_code == 429
+
+
+@pytest.mark.parametrize(("hops", "scheme"), [("0", "http"), ("1", "https")])
+def test_the_scheme_is_the_trusted_proxys(make_app, hops, scheme):
+    c = browser(make_app(COUNTER_TRUSTED_PROXIES=hops))
+    html = c.get("/", headers={"X-Forwarded-Proto": "https"}).get_data(as_text=True)
+    assert f"{scheme}://localhost/widget.js" in html  # the snippet to copy
+    assert html.count("://localhost/") == html.count(f"{scheme}://localhost/")
+
+
 def test_cors_reads_are_open_and_writes_only_for_allowed_origins(make_app, tmp_path):
     sites = tmp_path / "sites.toml"
     sites.write_text('[demo]\norigins = ["https://portal.gov.vn"]\n[open]\n')
