@@ -47,22 +47,26 @@ class Front:
 
 
 def trust_proxies(environ: dict, hops: int) -> None:
-    """Take the client's address and scheme from the entry `hops` from the right of X-Forwarded-For/-Proto.
+    """Take the client's address and scheme from the trusted proxies' X-Forwarded-For and -Proto.
 
     As werkzeug's ProxyFix (x_for=x_proto=hops), but the entries are split
-    at every comma: a client's unclosed quote cannot swallow the entries
-    its proxies appended after it. A header with fewer entries, or an empty
-    one where the proxy's should be, changes nothing.
+    at every comma, so that a client's unclosed quote cannot swallow the
+    entries its proxies appended after it, and a scheme is http or https.
     """
-    for header, key in (("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
-                        ("HTTP_X_FORWARDED_PROTO", "wsgi.url_scheme")):
-        value = environ.get(header)
-        if value:
-            entries = value.split(",")
-            if len(entries) >= hops:
-                entry = entries[-hops].strip()
-                if entry:
-                    environ[key] = entry
+    address = trusted_entry(environ.get("HTTP_X_FORWARDED_FOR"), hops)
+    if address:
+        environ["REMOTE_ADDR"] = address
+    scheme = trusted_entry(environ.get("HTTP_X_FORWARDED_PROTO"), hops).lower()
+    if scheme in ("http", "https"):
+        environ["wsgi.url_scheme"] = scheme
+
+
+def trusted_entry(value: str | None, hops: int) -> str:
+    """Return the entry `hops` from the right of a comma-separated header; "" if it has fewer."""
+    if not value:
+        return ""
+    entries = value.split(",")
+    return entries[-hops].strip() if len(entries) >= hops else ""
 
 
 def answering_route(environ: dict) -> tuple[str, str | None]:

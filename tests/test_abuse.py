@@ -109,10 +109,12 @@ def test_an_empty_entry_where_the_proxys_should_be_changes_nothing(make_app):
     assert hit(c, headers={"X-Forwarded-For": "198.51.100.1, "}).status_code == 429
 
 
-@pytest.mark.parametrize(("hops", "scheme"), [("0", "http"), ("1", "https")])
-def test_the_scheme_is_the_trusted_proxys(make_app, hops, scheme):
+@pytest.mark.parametrize(("hops", "forwarded", "scheme"), [
+    ("0", "https", "http"), ("1", "https", "https"), ("1", "HTTPS", "https"), ("1", "http, https", "https"),
+    ("2", "https, http", "https"), ("1", "javascript", "http"), ("1", "https, ", "http")])
+def test_the_scheme_is_the_trusted_proxys(make_app, hops, forwarded, scheme):
     c = browser(make_app(COUNTER_TRUSTED_PROXIES=hops))
-    html = c.get("/", headers={"X-Forwarded-Proto": "https"}).get_data(as_text=True)
+    html = c.get("/", headers={"X-Forwarded-Proto": forwarded}).get_data(as_text=True)
     assert f"{scheme}://localhost/widget.js" in html  # the snippet to copy
     assert html.count("://localhost/") == html.count(f"{scheme}://localhost/")
 
