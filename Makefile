@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test lint fmt bench bench-cpu clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ fmt: $(BIN)/.installed
 
 bench: $(BIN)/.installed  ## the performance table: wrk against the baselines, script time, memory
 	$(BIN)/python bench/load.py
+
+bench-cpu: $(BIN)/.installed  ## CPU per request in one process, ours against the bare no-op (steadier)
+	$(BIN)/python bench/cpu.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

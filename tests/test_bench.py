@@ -43,3 +43,17 @@ def test_smoke_run_produces_every_figure(tmp_path):
     assert figures["bytes_per_visitor"] > 0 and figures["bytes_per_day"] > 0
     for line in ("our POST hits, new visitors", "our GET stats", "target", "bytes per active visitor"):
         assert line in done.stdout
+
+
+@pytest.mark.redis
+def test_cpu_run_measures_every_load():
+    """bench/cpu.py runs every load through the app in-process and prints a figure for each."""
+    require_redis_server()
+    done = subprocess.run([sys.executable, "bench/cpu.py", "--requests", "20", "--rounds", "2"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    rows = {line[:32].strip(): line[32:].split() for line in done.stdout.splitlines()[2:7]}
+    assert set(rows) == {"bare Flask no-op, GET /", "our GET /healthz", "our GET stats",
+                         "our POST hits, new visitors", "our POST hits, returning"}
+    assert all(float(least) > 0 and float(median) >= float(least) for least, median in rows.values())
+    assert "/healthz against the no-op" in done.stdout
