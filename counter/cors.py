@@ -25,7 +25,8 @@ API_HEADERS = (
 
 def answer_headers(environ: dict, site: Site | None) -> list[tuple[str, str]]:
     """Return the headers every answer carries: nosniff, and on the API CORS for `site`'s route."""
-    if not environ.get("PATH_INFO", "").startswith("/api/"):
+    # As Flask's request.path and routing read it: "//api/..." is an API route too.
+    if not environ.get("PATH_INFO", "").lstrip("/").startswith("api/"):
         return [NOSNIFF]
     method = environ.get("REQUEST_METHOD")
     writing = method == "POST" or (

@@ -137,6 +137,23 @@ def test_cors_reads_are_open_and_writes_only_for_allowed_origins(make_app, tmp_p
     assert "Set-Cookie" not in read.headers
 
 
+@pytest.mark.parametrize(("method", "path", "origin", "allowed"), [
+    ("GET", "//api/v1/sites/demo/stats", "https://evil.example", "*"),
+    ("POST", "//api/v1/sites/demo/hits", "https://portal.gov.vn", "https://portal.gov.vn"),
+    ("POST", "///api/v1/sites/open/heartbeat", "https://anything.example", "*")])
+def test_an_api_path_with_repeated_leading_slashes_keeps_its_cors_headers(
+        make_app, tmp_path, method, path, origin, allowed):
+    # A base URL ending in "/" makes "//api/..."; nginx passes it as sent and the API's routes answer it.
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[demo]\norigins = ["https://portal.gov.vn"]\n[open]\n')
+    c = browser(make_app(COUNTER_SITES_FILE=str(sites), COUNTER_SITES=""))
+    r = c.open("/", method=method, json={} if method == "POST" else None, headers={"Origin": origin},
+               environ_overrides={"PATH_INFO": path})
+    assert r.status_code == 200
+    assert r.headers["Access-Control-Allow-Origin"] == allowed
+    assert r.headers.getlist("Vary") == ["Origin"] and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_wrong_admin_tokens_are_limited_and_logged_without_the_token(make_app, caplog):
     c = browser(make_app(COUNTER_ADMIN_TOKEN=ADMIN_TOKEN))
     with caplog.at_level(logging.INFO, logger="counter.admin"):
