@@ -54,7 +54,7 @@ sys.path.insert(0, str(BENCH))
 import memory  # noqa: E402  (bench/memory.py)
 
 from counter.clock import local_date  # noqa: E402
-from counter.store import MONTH, SEEN, Store  # noqa: E402
+from counter.store import MONTH, SEEN, UNIQ, Store  # noqa: E402
 
 # Our service runs as behind the proxy of deploy/nginx.conf (COUNTER_TRUSTED_PROXIES=1):
 # every request says its client in X-Forwarded-For, this one unless a wrk script
@@ -159,10 +159,12 @@ def script_usec(client: redis.Redis) -> float | None:
 
 
 def preload(url: str, members: int) -> None:
-    """Fill the site's visit set with `members` visitors seen just now, and its month so far, in pipelines.
+    """Fill the site's visit set and today's sketch with `members` visitors seen now, and its month so far.
 
     The month's earlier days are in its hash as hits leave them, so a hit
-    finds today's fields among them as it would late in a month.
+    finds today's fields among them as it would late in a month. The
+    visitors are in today's HyperLogLog too, as they would be: with fewer
+    than UNIQ_REUSE_FROM there, every new visitor's hit would count it again.
     """
     client = redis.Redis.from_url(url)
     store = Store(url)
@@ -176,10 +178,12 @@ def preload(url: str, members: int) -> None:
     if month:
         month["mv"] = sum(9_000 + day for day in range(1, today.day))
         client.hset(store.key(MONTH, SITE, month=today.strftime("%Y-%m")), mapping=month)
+    sketch = store.key(UNIQ, SITE, day=today.isoformat())
     pipe = client.pipeline(transaction=False)
     for start in range(0, members, 10_000):
-        batch = range(start, min(start + 10_000, members))
-        pipe.zadd(key, {f"preloaded-visitor-{i:08d}": now for i in batch})
+        visitors = [f"preloaded-visitor-{i:08d}" for i in range(start, min(start + 10_000, members))]
+        pipe.zadd(key, dict.fromkeys(visitors, now))
+        pipe.pfadd(sketch, *visitors)
         pipe.execute()
 
 
