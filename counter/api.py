@@ -143,7 +143,8 @@ def page_views(site_id: str):
     """Return one page's all-time and today's views."""
     site = find_site(site_id)
     path = check_path(request.args.get("path"))
-    if not path:
+    # An empty path is normalised as a hit's is, to "/"; only a missing one is refused.
+    if path is None:
         raise ApiError(400, "invalid_path", "Give the page as `?path=/...`.")
     return jsonify(counter().page_views(site, path))
 

@@ -136,7 +136,13 @@ def test_page_views_of_one_page(client, redis):
     assert redis.dbsize() == keys
 
 
-@pytest.mark.parametrize("query", ["", "?path=", "?path=" + "a" * 513, "?path=/a%0Ab"])
+def test_an_empty_path_is_the_front_page_as_for_a_hit(client, redis):
+    hit(client, "")
+    body = client.get("/api/v1/sites/demo/pages/views?path=").get_json()
+    assert body == {"site": "demo", "path": "/", "pageviews": 1, "today": 1}
+
+
+@pytest.mark.parametrize("query", ["", "?path=" + "a" * 513, "?path=/a%0Ab"])
 def test_page_views_refuses_a_missing_or_bad_path(client, redis, query):
     response = client.get("/api/v1/sites/demo/pages/views" + query)
     assert redis.dbsize() == 0
