@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fmt bench bench-cpu clean
+.PHONY: run test lint fmt bench bench-cpu bench-script clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(BIN)/.installed  ## the performance table: wrk against the baselines, s
 
 bench-cpu: $(BIN)/.installed  ## CPU per request in one process, ours against the bare no-op (steadier)
 	$(BIN)/python bench/cpu.py
+
+bench-script: $(BIN)/.installed  ## Redis instructions per hit script call, by callgrind (needs valgrind)
+	$(BIN)/python bench/script.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -57,3 +57,20 @@ def test_cpu_run_measures_every_load():
                          "our POST hits, new visitors", "our POST hits, returning"}
     assert all(float(least) > 0 and float(median) >= float(least) for least, median in rows.values())
     assert "/healthz against the no-op" in done.stdout
+
+
+@pytest.mark.redis
+def test_script_run_counts_instructions_per_hit():
+    """bench/script.py counts a hit script call's Redis instructions under callgrind, for both loads."""
+    require_redis_server()
+    if shutil.which("valgrind") is None:
+        if REQUIRE_REDIS:
+            pytest.fail("valgrind is required for the script cost run (COUNTER_REQUIRE_REDIS=1)")
+        pytest.skip("valgrind is not installed")
+    done = subprocess.run([sys.executable, "bench/script.py", "--hits", "20", "--visit-set", "1000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
+    rows = {line[:20].strip(): int(line[20:].replace(",", "")) for line in done.stdout.splitlines()[1:]}
+    assert set(rows) == {"new visitors", "returning visitors"}
+    # A new visitor's hit does all a returning one's does, and counts a visit besides.
+    assert rows["new visitors"] > rows["returning visitors"] > 10_000
