@@ -51,7 +51,8 @@ def metrics():
         registry = REGISTRY
     online = CollectorRegistry()
     online.register(OnlineCollector(current_app.extensions["counter"]))
-    return Response(generate_latest(registry) + generate_latest(online), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would add a second charset to the one CONTENT_TYPE_LATEST has.
+    return Response(generate_latest(registry) + generate_latest(online), content_type=CONTENT_TYPE_LATEST)
 
 
 def init_app(app: Flask) -> None:

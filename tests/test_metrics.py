@@ -69,6 +69,17 @@ def test_metrics_are_open_without_a_token(make_app):
     assert c.get("/metrics/").status_code == 200
 
 
+def test_metrics_content_type_names_each_parameter_once(client):
+    # A media type with a parameter given twice is invalid (RFC 9110); Prometheus 3
+    # parses it with Go's mime.ParseMediaType, which refuses it, and fails the scrape.
+    content_type = client.get("/metrics").headers["Content-Type"]
+    media_type, *params = [part.strip() for part in content_type.split(";")]
+    names = [param.partition("=")[0].lower() for param in params]
+    assert media_type == "text/plain"
+    assert len(names) == len(set(names)), content_type
+    assert "charset=utf-8" in params
+
+
 def test_every_request_is_timed_once_under_its_route(client):
     def count(endpoint: str) -> float:
         return sample("counter_request_seconds_count", endpoint=endpoint)
