@@ -260,6 +260,8 @@ def from_env(env: dict) -> dict:
         # At most the 5 s that the stats' Cache-Control allows anyway; every write
         # through this host shows at once (counter/stamps.py).
         "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),
+        # Requests each gunicorn worker runs at once (deploy/gunicorn.conf.py); 0 would serve none.
+        "CONNECTIONS": check(_int, env, "COUNTER_CONNECTIONS", 100, 1),
         # The embedded store's directory (REDIS_URL unset), relative to the working directory.
         "DATA_DIR": check(_data_dir, env, url is None, fallback="var"),
     }
