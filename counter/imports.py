@@ -216,7 +216,10 @@ def parse_vinaora(text: str, zone: ZoneInfo) -> Parsed:
             day = local_date(max(at - 1, 0), zone)
         except (OverflowError, OSError, ValueError):
             raise BadInput(line, f"time {at} is not a Unix timestamp") from None
-        days.setdefault(day, [0, line])[0] += visits - bots
+        total = days.setdefault(day, [0, line])
+        total[0] += visits - bots
+        if total[0] > MAX_COUNT:
+            raise BadInput(line, f"the visits of {day} add up to more than {MAX_COUNT}")
     return Parsed([Row(d, v, None, n) for d, (v, n) in sorted(days.items())])
 
 

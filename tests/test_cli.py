@@ -414,6 +414,8 @@ BAD = [
     ("vinaora", [], "time\tvisits\tbots\n1763917200\t5\t1\nsoon\t5\t1\n", 3, "time"),
     ("vinaora", [], "time\tvisits\tguests\n1763917200\t5\t6\n", 1, "missing: bots"),
     ("vinaora", [], "time\tvisits\tbots\n99999999999\t5\t1\n", 2, "after today"),
+    ("vinaora", [], "time\tvisits\tbots\n1763920800\t9007199254740991\t0\n1763924400\t1\t0\n", 3,
+     "add up to more than 9007199254740991"),
     ("wp-statistics", [], "ID,last_counter,visit\n1,2026-11-01,5\n2,2026-11-01,6\n", 3, "already on line 2"),
     ("wp-statistics", [], "1,2026-11-01,5\n", 1, "last_counter and visit"),
     ("wp-statistics", [], '"1","2026-11-01 10:00:00","2026-11-01","5"\n"2","x","2026-11-0","6"\n', 2,
