@@ -406,6 +406,8 @@ BAD = [
     ("csv", [], "date,unique_visitors\n2026-11-01,5\n", 1, "neither visits nor pageviews"),
     ("csv", [], "", 1, "empty"),
     ("csv", [], "date,visits\n\n", 2, "no days"),
+    ("csv", [], "\n\ndate,visits\n", 4, "no days after the header"),
+    ("vinaora", [], "\ntime\tvisits\tbots\n", 3, "no days after the header"),
     ("csv", [], "date,visits\n2026-11-01,5\n2026-11-02,\x00\n", 3, "not a whole number"),
     ("csv", [], 'date,visits\n2026-11-01,5\n2026-11-02,"6\n', 3, "not readable as CSV"),
     ("csv", [], "date,,visits\n2026-11-01,,5\n", 1, "column 2 has no name"),
