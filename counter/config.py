@@ -190,6 +190,7 @@ def _data_dir(env: dict, used: bool) -> str:
 
 
 TOKEN_MIN_LENGTH = 24
+MAX_SECONDS = 366 * 86400  # the longest online window or visit timeout
 
 
 class ConfigErrors(ConfigError):
@@ -247,8 +248,9 @@ def from_env(env: dict) -> dict:
     settings = {
         "REDIS_URL": url,
         "SITES": sites,
-        "ONLINE_WINDOW": check(_int, env, "COUNTER_ONLINE_WINDOW", 300, 1),
-        "VISIT_TIMEOUT": check(_int, env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
+        # At most a year: far larger ones overflow Redis's key lifetimes, and every hit would fail.
+        "ONLINE_WINDOW": check(_int, env, "COUNTER_ONLINE_WINDOW", 300, 1, MAX_SECONDS),
+        "VISIT_TIMEOUT": check(_int, env, "COUNTER_VISIT_TIMEOUT", 1800, 1, MAX_SECONDS),
         "RATE_LIMIT": check(_int, env, "COUNTER_RATE_LIMIT", 120, 1),
         "NEW_VISIT_LIMIT": check(_int, env, "COUNTER_NEW_VISIT_LIMIT", 100, 1),
         "TRUSTED_PROXIES": check(_int, env, "COUNTER_TRUSTED_PROXIES", 0, 0),
