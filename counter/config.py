@@ -232,13 +232,16 @@ def from_env(env: dict) -> dict:
     if env.get("COUNTER_SITES_FILE"):
         sites.update(check(_sites_file, env["COUNTER_SITES_FILE"], zone, fallback={}))
     listed = env.get("COUNTER_SITES")
-    if listed is None and not sites:
-        listed = "demo"
+    if listed is None and not env.get("COUNTER_SITES_FILE"):
+        listed = "demo"  # with a sites file, only its sites (and COUNTER_SITES') exist
     for site_id in (s.strip() for s in (listed or "").split(",")):
         if site_id and site_id not in sites and check(_site_id, "COUNTER_SITES", site_id):
             sites[site_id] = Site(id=site_id, name=site_id, timezone=zone)
     if not sites and not problems:
-        problems.append("COUNTER_SITES: no site configured")
+        if env.get("COUNTER_SITES_FILE") and not listed:
+            problems.append(f"COUNTER_SITES_FILE: no site in {env['COUNTER_SITES_FILE']}")
+        else:
+            problems.append("COUNTER_SITES: no site configured")
     prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
         problems.append("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")

@@ -70,6 +70,14 @@ def test_bad_sites_file_names_the_variable(tmp_path):
             from_env({"COUNTER_SITES_FILE": str(path)})
 
 
+def test_a_sites_file_without_sites_is_refused_rather_than_serving_demo(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text("# the sites come later\n")
+    with pytest.raises(ConfigError, match=f"COUNTER_SITES_FILE: no site in {path}"):
+        from_env({"COUNTER_SITES_FILE": str(path)})
+    assert list(from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_SITES": "hue"})["SITES"]) == ["hue"]
+
+
 def test_unknown_site_keys_are_named_with_every_other_bad_setting(tmp_path):
     # A typo such as `orgins` would otherwise leave the site open to any page.
     path = tmp_path / "sites.toml"
