@@ -186,13 +186,13 @@ def on_starting(server):
     from counter.config import ConfigError, from_env
 
     try:
-        from_env(dict(os.environ))
+        settings = from_env(dict(os.environ))
     except ConfigError as exc:
         _refuse(server, exc)
-    if not os.environ.get("REDIS_URL"):
+    if not settings["REDIS_URL"]:
         from counter import embedded
 
-        os.environ["REDIS_URL"] = embedded.start()
+        os.environ["REDIS_URL"] = embedded.start(settings["DATA_DIR"])
     # The checks that need the store (its eviction policy), as each worker will run them.
     from counter import create_app
 
