@@ -190,6 +190,7 @@ def _data_dir(env: dict, used: bool) -> str:
 
 
 TOKEN_MIN_LENGTH = 24
+MAX_SECONDS = 366 * 86400  # the longest online window or visit timeout
 
 
 class ConfigErrors(ConfigError):
@@ -231,13 +232,16 @@ def from_env(env: dict) -> dict:
     if env.get("COUNTER_SITES_FILE"):
         sites.update(check(_sites_file, env["COUNTER_SITES_FILE"], zone, fallback={}))
     listed = env.get("COUNTER_SITES")
-    if listed is None and not sites:
-        listed = "demo"
+    if listed is None and not env.get("COUNTER_SITES_FILE"):
+        listed = "demo"  # with a sites file, only its sites (and COUNTER_SITES') exist
     for site_id in (s.strip() for s in (listed or "").split(",")):
         if site_id and site_id not in sites and check(_site_id, "COUNTER_SITES", site_id):
             sites[site_id] = Site(id=site_id, name=site_id, timezone=zone)
     if not sites and not problems:
-        problems.append("COUNTER_SITES: no site configured")
+        if env.get("COUNTER_SITES_FILE") and not listed:
+            problems.append(f"COUNTER_SITES_FILE: no site in {env['COUNTER_SITES_FILE']}")
+        else:
+            problems.append("COUNTER_SITES: no site configured")
     prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
         problems.append("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
@@ -247,8 +251,9 @@ def from_env(env: dict) -> dict:
     settings = {
         "REDIS_URL": url,
         "SITES": sites,
-        "ONLINE_WINDOW": check(_int, env, "COUNTER_ONLINE_WINDOW", 300, 1),
-        "VISIT_TIMEOUT": check(_int, env, "COUNTER_VISIT_TIMEOUT", 1800, 1),
+        # At most a year: far larger ones overflow Redis's key lifetimes, and every hit would fail.
+        "ONLINE_WINDOW": check(_int, env, "COUNTER_ONLINE_WINDOW", 300, 1, MAX_SECONDS),
+        "VISIT_TIMEOUT": check(_int, env, "COUNTER_VISIT_TIMEOUT", 1800, 1, MAX_SECONDS),
         "RATE_LIMIT": check(_int, env, "COUNTER_RATE_LIMIT", 120, 1),
         "NEW_VISIT_LIMIT": check(_int, env, "COUNTER_NEW_VISIT_LIMIT", 100, 1),
         "TRUSTED_PROXIES": check(_int, env, "COUNTER_TRUSTED_PROXIES", 0, 0),
@@ -260,6 +265,8 @@ def from_env(env: dict) -> dict:
         # At most the 5 s that the stats' Cache-Control allows anyway; every write
         # through this host shows at once (counter/stamps.py).
         "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),
+        # Requests each gunicorn worker runs at once (deploy/gunicorn.conf.py); 0 would serve none.
+        "CONNECTIONS": check(_int, env, "COUNTER_CONNECTIONS", 100, 1),
         # The embedded store's directory (REDIS_URL unset), relative to the working directory.
         "DATA_DIR": check(_data_dir, env, url is None, fallback="var"),
     }

@@ -54,6 +54,7 @@ class Parsed:
 
     rows: list[Row]
     ignored: list[str] = field(default_factory=list)
+    header: int = 1  # the header's line; the file's first day is expected after it
 
     @property
     def visits(self) -> int:
@@ -178,6 +179,7 @@ def parse_csv(text: str, date_format: str | None = None) -> Parsed:
     """Read `date` and any of the daily call's other columns; an empty cell keeps that value."""
     records = _records(text)
     line, fields = next(records)
+    header = line
     cols = _header(fields, line, ("date",), DAILY_COLUMNS, "date and any of the daily call's columns")
     if not {"visits", "pageviews"} & set(cols):
         raise BadInput(line, "nothing to import: the header names neither visits nor pageviews")
@@ -191,7 +193,7 @@ def parse_csv(text: str, date_format: str | None = None) -> Parsed:
                 values[name] = whole_number(cells[cols[name]], line, name)
         rows.append(Row(day, values.get("visits"), values.get("pageviews"), line))
     ignored = [c for c in ("unique_visitors", "peak_online") if c in cols]
-    return Parsed(_by_date(rows), ignored)
+    return Parsed(_by_date(rows), ignored, header)
 
 
 def parse_vinaora(text: str, zone: ZoneInfo) -> Parsed:
@@ -203,6 +205,7 @@ def parse_vinaora(text: str, zone: ZoneInfo) -> Parsed:
     """
     records = _records(text)
     line, fields = next(records)
+    header = line
     cols = _header(fields, line, ("time", "visits", "bots"), None, "time, visits and bots")
     days: dict[date, list[int]] = {}  # date -> [visits, first line]
     for line, fields in records:
@@ -216,8 +219,11 @@ def parse_vinaora(text: str, zone: ZoneInfo) -> Parsed:
             day = local_date(max(at - 1, 0), zone)
         except (OverflowError, OSError, ValueError):
             raise BadInput(line, f"time {at} is not a Unix timestamp") from None
-        days.setdefault(day, [0, line])[0] += visits - bots
-    return Parsed([Row(d, v, None, n) for d, (v, n) in sorted(days.items())])
+        total = days.setdefault(day, [0, line])
+        total[0] += visits - bots
+        if total[0] > MAX_COUNT:
+            raise BadInput(line, f"the visits of {day} add up to more than {MAX_COUNT}")
+    return Parsed([Row(d, v, None, n) for d, (v, n) in sorted(days.items())], header=header)
 
 
 def parse_wp_statistics(text: str, date_format: str | None = None) -> Parsed:
@@ -230,6 +236,7 @@ def parse_wp_statistics(text: str, date_format: str | None = None) -> Parsed:
         raise BadInput(1, "this is the XML export; export the visit table as CSV or TSV")
     records = _records(text)
     line, fields = next(records)
+    header = line
     names = {f.strip().strip("`").lower() for f in fields}
     first: list[tuple[int, list[str]]] = []
     if not names & {"last_counter", "visit"} and len(fields) == len(WP_STATISTICS_VISIT):
@@ -243,7 +250,7 @@ def parse_wp_statistics(text: str, date_format: str | None = None) -> Parsed:
         cells = _cells(fields, line, len(cols))
         day = read_date(cells[cols["last_counter"]], line, "last_counter", date_format)
         rows.append(Row(day, whole_number(cells[cols["visit"]], line, "visit"), None, line))
-    return Parsed(_by_date(rows))
+    return Parsed(_by_date(rows), header=header)
 
 
 def parse(fmt: str, text: str, zone: ZoneInfo, today: date, date_format: str | None = None) -> Parsed:
@@ -257,7 +264,7 @@ def parse(fmt: str, text: str, zone: ZoneInfo, today: date, date_format: str | N
     else:
         raise ValueError(f"unknown format {fmt!r}")
     if not parsed.rows:
-        raise BadInput(2, "no days after the header")
+        raise BadInput(parsed.header + 1, "no days after the header")
     for row in parsed.rows:
         if row.date > today:
             raise BadInput(row.line, f"{row.date} is after today ({today}) in the site's time zone")

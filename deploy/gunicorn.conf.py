@@ -41,7 +41,11 @@ worker_class = "gevent"
 worker_connections = 1000
 # Requests each worker runs in the app at once, and so Redis connections: a
 # request takes a slot only once its whole body has arrived.
-APP_SLOTS = int(os.environ.get("COUNTER_CONNECTIONS", "100"))
+# A bad value is refused by on_starting, named with every other bad setting.
+try:
+    APP_SLOTS = max(1, int(os.environ.get("COUNTER_CONNECTIONS", "").strip() or "100"))
+except ValueError:
+    APP_SLOTS = 100
 # Deadlines. gunicorn reads every request line and header under the keepalive
 # timeout, the first request of a connection included: a client that has not
 # sent a whole head within 5 s, or that stays idle 5 s between requests, is
@@ -182,13 +186,13 @@ def on_starting(server):
     from counter.config import ConfigError, from_env
 
     try:
-        from_env(dict(os.environ))
+        settings = from_env(dict(os.environ))
     except ConfigError as exc:
         _refuse(server, exc)
-    if not os.environ.get("REDIS_URL"):
+    if not settings["REDIS_URL"]:
         from counter import embedded
 
-        os.environ["REDIS_URL"] = embedded.start()
+        os.environ["REDIS_URL"] = embedded.start(settings["DATA_DIR"])
     # The checks that need the store (its eviction policy), as each worker will run them.
     from counter import create_app
 

@@ -38,12 +38,17 @@ def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
     ({"COUNTER_ONLINE_WINDOW": "five"}, "COUNTER_ONLINE_WINDOW"),
     ({"COUNTER_STATS_CACHE_MS": "5001"}, "COUNTER_STATS_CACHE_MS"),
     ({"COUNTER_VISIT_TIMEOUT": "0"}, "COUNTER_VISIT_TIMEOUT"),
+    ({"COUNTER_VISIT_TIMEOUT": "99999999999999999999"}, "COUNTER_VISIT_TIMEOUT"),
+    ({"COUNTER_ONLINE_WINDOW": "31622401"}, "COUNTER_ONLINE_WINDOW"),
     ({"COUNTER_RATE_LIMIT": "-1"}, "COUNTER_RATE_LIMIT"),
     ({"COUNTER_MAX_PATHS": "0"}, "COUNTER_MAX_PATHS"),
     ({"COUNTER_MAX_PATHS": "1000001"}, "COUNTER_MAX_PATHS"),
     ({"COUNTER_MAX_PATHS": "many"}, "COUNTER_MAX_PATHS"),
     ({"COUNTER_NEW_VISIT_LIMIT": "1.5"}, "COUNTER_NEW_VISIT_LIMIT"),
     ({"COUNTER_TRUSTED_PROXIES": "x"}, "COUNTER_TRUSTED_PROXIES"),
+    ({"COUNTER_CONNECTIONS": "0"}, "COUNTER_CONNECTIONS"),
+    ({"COUNTER_CONNECTIONS": "-1"}, "COUNTER_CONNECTIONS"),
+    ({"COUNTER_CONNECTIONS": "many"}, "COUNTER_CONNECTIONS"),
     ({"COUNTER_SITES": "good,Bad"}, "COUNTER_SITES"),
     ({"COUNTER_SITES": "{demo}"}, "COUNTER_SITES"),
     ({"COUNTER_SITES": ""}, "COUNTER_SITES"),
@@ -63,6 +68,14 @@ def test_bad_sites_file_names_the_variable(tmp_path):
         path.write_text(text)
         with pytest.raises(ConfigError, match="COUNTER_SITES_FILE"):
             from_env({"COUNTER_SITES_FILE": str(path)})
+
+
+def test_a_sites_file_without_sites_is_refused_rather_than_serving_demo(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text("# the sites come later\n")
+    with pytest.raises(ConfigError, match=f"COUNTER_SITES_FILE: no site in {path}"):
+        from_env({"COUNTER_SITES_FILE": str(path)})
+    assert list(from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_SITES": "hue"})["SITES"]) == ["hue"]
 
 
 def test_unknown_site_keys_are_named_with_every_other_bad_setting(tmp_path):

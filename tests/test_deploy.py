@@ -149,6 +149,19 @@ def test_bad_settings_stop_the_master_with_one_message(tmp_path, real_redis):
 
 
 @pytest.mark.redis
+def test_a_bad_connections_setting_stops_the_master_with_the_others(tmp_path, real_redis):
+    # Read by gunicorn.conf.py itself: it must not fail there with a traceback, nor serve with 0 slots.
+    for value in ("many", "0"):
+        result = Gunicorn(tmp_path / value, {"REDIS_URL": real_redis.url, "COUNTER_CONNECTIONS": value,
+                                             "COUNTER_RATE_LIMIT": "lots"}).run()
+        output = result.stdout + result.stderr
+        assert result.returncode == 78, output
+        errors = [line for line in output.splitlines() if "[ERROR]" in line]
+        assert len(errors) == 1 and "COUNTER_CONNECTIONS" in errors[0] and "COUNTER_RATE_LIMIT" in errors[0]
+        assert "Traceback" not in output and "Booting worker" not in output
+
+
+@pytest.mark.redis
 def test_an_evicting_redis_stops_the_master(tmp_path):
     require_redis_server()
     lru = RedisServer(tmp_path / "redis", "--maxmemory-policy", "allkeys-lru").start()

@@ -21,7 +21,7 @@ from tests.helpers import BROWSER_UA, free_port, require_redis_server
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def serve(workdir: Path) -> tuple[subprocess.Popen, int]:
+def serve(workdir: Path, **extra: str) -> tuple[subprocess.Popen, int]:
     """Start gunicorn as `make run` does, in `workdir`, and wait for it; return it and its port.
 
     A port that another process took after free_port() saw it free is left
@@ -31,7 +31,7 @@ def serve(workdir: Path) -> tuple[subprocess.Popen, int]:
     path = workdir / "gunicorn.log"
     for _ in range(3):
         port = free_port()
-        env.update(COUNTER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2")
+        env.update(COUNTER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", **extra)
         seen = path.stat().st_size if path.exists() else 0
         with open(path, "ab") as log:
             proc = subprocess.Popen(
@@ -95,6 +95,22 @@ def test_make_run_counts_on_a_durable_shared_store(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.mark.redis
+def test_counter_data_dir_moves_the_services_store(tmp_path):
+    require_redis_server()
+    data = tmp_path / "data"
+    proc, port = serve(tmp_path, COUNTER_DATA_DIR=str(data))
+    try:
+        assert post_hit(port, "visitor-moved-000001")["total"] == 1
+        assert (data / "redis.sock").is_socket()  # where the command line looks for it
+        assert embedded.find(str(data))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert (data / "appendonlydir").is_dir()
+    assert not (tmp_path / "var").exists()
 
 
 def test_without_redis_server_it_falls_back_to_fakeredis(monkeypatch, tmp_path, caplog):
