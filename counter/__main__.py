@@ -19,6 +19,7 @@ from datetime import date, datetime
 import click
 
 from . import embedded, imports
+from .clock import local_date
 from .config import ConfigError, Site, from_env
 from .formats import write_daily_csv
 from .service import MAX_COUNT, BadRange
@@ -73,12 +74,17 @@ class Day(click.ParamType):
             self.fail(f"{value!r} is not a date as YYYY-MM-DD", param, ctx)
 
 
-def _counter():
-    """Build the counter on the same store as the service, from the environment."""
+def _settings() -> dict:
+    """Read the settings from the environment, or fail with a usage error."""
     try:
-        cfg = from_env(dict(os.environ))
+        return from_env(dict(os.environ))
     except ConfigError as exc:
         raise Failure(str(exc), 2) from None
+
+
+def _counter(cfg: dict | None = None):
+    """Build the counter on the same store as the service, from the environment."""
+    cfg = cfg or _settings()
     url = cfg["REDIS_URL"] or _embedded_url(cfg["DATA_DIR"])
     from . import create_app
 
@@ -107,12 +113,20 @@ def _embedded_url(data_dir: str) -> str:
         "(make run), set COUNTER_DATA_DIR to the data directory the service uses, or set REDIS_URL.", 1)
 
 
-def _site(counter, site_id: str) -> Site:
-    """Return a configured site or fail with a usage error."""
-    if site_id not in counter.sites:
-        raise click.BadParameter(f"unknown site {site_id!r} (configured: {', '.join(counter.sites)})",
+def _site(cfg: dict, site_id: str) -> Site:
+    """Return a configured site or fail with a usage error (before any store is sought)."""
+    sites = cfg["SITES"]
+    if site_id not in sites:
+        raise click.BadParameter(f"unknown site {site_id!r} (configured: {', '.join(sites)})",
                                  param_hint="'SITE'")
-    return counter.sites[site_id]
+    return sites[site_id]
+
+
+def _today(site: Site) -> date:
+    """Return the site's local date by the clock the service's counter would read."""
+    from . import SystemClock  # looked up now, so that tests can stand it still
+
+    return local_date(SystemClock().now(), site.zone)
 
 
 def _quiet_stdout() -> None:
@@ -163,8 +177,9 @@ def stats(site: str) -> None:
 
     Example: python -m counter stats ninhbinh
     """
-    counter = _counter()
-    click.echo(json.dumps(counter.stats(_site(counter, site)), ensure_ascii=False, indent=2))
+    cfg = _settings()
+    where = _site(cfg, site)
+    click.echo(json.dumps(_counter(cfg).stats(where), ensure_ascii=False, indent=2))
 
 
 def _online_line(counter) -> str:
@@ -218,8 +233,9 @@ def set_total(site: str, n: int) -> None:
 
     Example: python -m counter set-total ninhbinh 1672241
     """
-    counter = _counter()
-    old = counter.set_total(_site(counter, site), n)
+    cfg = _settings()
+    where = _site(cfg, site)
+    old = _counter(cfg).set_total(where, n)
     click.echo(f"{site}: total {old} -> {n}")
 
 
@@ -266,12 +282,13 @@ def import_daily(site: str, file: str, fmt: str, dry_run: bool, set_total_too: b
     if date_format and fmt == "vinaora":
         raise click.UsageError("--date-format does not apply to --format vinaora "
                                "(its time is a Unix timestamp)")
-    counter = _counter()
-    where = _site(counter, site)
+    # The site and the whole file are checked before the store is sought: bad input is 2 either way.
+    cfg = _settings()
+    where = _site(cfg, site)
     with click.open_file(file, "rb") as fh:
         raw = fh.read()
     try:
-        parsed = imports.parse(fmt, imports.decode(raw), where.zone, counter.today(where), date_format)
+        parsed = imports.parse(fmt, imports.decode(raw), where.zone, _today(where), date_format)
     except imports.BadInput as exc:
         name = "<stdin>" if file == "-" else click.format_filename(file)
         raise Failure(f"{name}:{exc.line}: {exc.reason} (line {exc.line}; nothing was imported)",
@@ -285,6 +302,7 @@ def import_daily(site: str, file: str, fmt: str, dry_run: bool, set_total_too: b
     for column in parsed.ignored:
         click.echo(f"note: column {column} is read but not imported (the store keeps it from live "
                    "counting only)", err=True)
+    counter = _counter(cfg)
     if dry_run:
         _dry_run(counter, where, rows, total)
         return
@@ -360,8 +378,9 @@ def export_daily(site: str, start: date | None, end: date | None) -> None:
 
     Example: python -m counter export-daily ninhbinh --from 2026-01-01 > ninhbinh.csv
     """
-    counter = _counter()
-    write_daily_csv(counter.daily(_site(counter, site), start, end), sys.stdout)
+    cfg = _settings()
+    where = _site(cfg, site)
+    write_daily_csv(_counter(cfg).daily(where, start, end), sys.stdout)
     sys.stdout.flush()
 
 

@@ -488,6 +488,24 @@ def test_without_redis_url_and_no_service_it_says_where_it_looked(monkeypatch, c
     assert status == 1 and "not installed" in err
 
 
+@pytest.mark.parametrize("argv", [
+    ("import-daily", "demo", "{file}"),  # the file's bad line
+    ("import-daily", "nosuch", "{file}"),
+    ("stats", "nosuch"), ("set-total", "nosuch", "5"), ("export-daily", "nosuch"),
+])
+def test_bad_input_is_a_usage_error_even_with_no_store_to_reach(monkeypatch, capsys, tmp_path, clock, argv):
+    # The input is checked before the store is sought: 2, not the store's 1.
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("COUNTER_SITES", "demo")
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "history.csv"
+    path.write_text("date,visits\n2026-11-01,3\n2026-11-02,many\n")
+    status, _, err = run(capsys, *[a.format(file=path) for a in argv])
+    assert status == 2
+    assert ":3:" in err if argv[1] == "demo" else "nosuch" in err
+    assert not (tmp_path / "var").exists()
+
+
 @pytest.fixture
 def service_store(tmp_path, monkeypatch):
     """Start the service's embedded store in its own data directory, as the service does."""
