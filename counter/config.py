@@ -142,41 +142,78 @@ def _sites_file(path: str, default_zone: str) -> dict[str, Site]:
     problems: list[str] = []
     for site_id, spec in table.items():
         try:
-            sites[site_id] = _site(name, site_id, spec, default_zone, problems)
+            site = _site(name, site_id, spec, default_zone, problems)
         except ConfigError as exc:
             problems.append(str(exc))
+            continue
+        if site:
+            sites[site_id] = site
     if problems:
         raise ConfigErrors(problems)
     return sites
 
 
-def _site(name: str, site_id: str, spec, default_zone: str, problems: list[str]) -> Site:
-    """Read one site's table; each unknown key (a typo would loosen the site) joins `problems`."""
+def _site(name: str, site_id: str, spec, default_zone: str, problems: list[str]) -> Site | None:
+    """Read one site's table; each problem in it (a typo would loosen the site) joins `problems`."""
     _site_id(name, site_id)
     if not isinstance(spec, dict):
         raise ConfigError(f"{name}: [{site_id}] must be a table")
+    where = f"{name}: [{site_id}]"
+    found = len(problems)
     for key in spec:
         if key not in SITE_KEYS:
             close = difflib.get_close_matches(key, SITE_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{name}: [{site_id}] unknown key {key!r}{hint}; known: {', '.join(SITE_KEYS)}")
+            problems.append(f"{where} unknown key {key!r}{hint}; known: {', '.join(SITE_KEYS)}")
     origins = spec.get("origins", [])
-    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        raise ConfigError(f"{name}: [{site_id}] origins must be a list of strings")
+    if not isinstance(origins, list):
+        problems.append(f"{where} origins must be a list of strings")
+        origins = []
+    allowed = tuple(_origin(o) for o in origins)
+    for given, origin in zip(origins, allowed, strict=True):
+        if origin is None:
+            problems.append(f"{where} origins: {given!r} is not a page origin; write it as a browser sends "
+                            "it, scheme and host (and a port other than the default), e.g. "
+                            "\"https://ninhbinh.gov.vn\"; leave origins out to allow any page")
     lang = spec.get("lang", "vi")
     if lang not in LANGS:
-        raise ConfigError(f"{name}: [{site_id}] lang must be one of {', '.join(LANGS)}")
+        problems.append(f"{where} lang must be one of {', '.join(LANGS)}")
     public = spec.get("public", True)
     if not isinstance(public, bool):
-        raise ConfigError(f"{name}: [{site_id}] public must be true or false")
-    return Site(
-        id=site_id,
-        name=str(spec.get("name", site_id)),
-        timezone=_zone(f"{name}: [{site_id}] timezone", spec.get("timezone", default_zone)),
-        lang=lang,
-        origins=tuple(o.rstrip("/") for o in origins),
-        public=public,
-    )
+        problems.append(f"{where} public must be true or false")
+    try:
+        zone = _zone(f"{where} timezone", spec.get("timezone", default_zone))
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if len(problems) > found:
+        return None
+    return Site(id=site_id, name=str(spec.get("name", site_id)), timezone=zone, lang=lang,
+                origins=allowed, public=public)
+
+
+def _origin(value) -> str | None:
+    """Return a configured page origin as browsers send it (`https://host[:port]`), or None if it is not one.
+
+    Scheme and host are lower-cased, a host in Unicode is written in ASCII (Python's
+    IDNA 2003, which agrees with browsers except on ß, ς and joiners), a default port and
+    a trailing "/" are dropped: the Origin header of a page is compared with it as it is.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    scheme = parts.scheme.lower()
+    if (scheme not in ("http", "https") or not host or parts.path not in ("", "/") or parts.query
+            or parts.fragment or "@" in parts.netloc):
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 def _data_dir(env: dict, used: bool) -> str:

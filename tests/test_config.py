@@ -96,6 +96,34 @@ def test_unknown_site_keys_are_named_with_every_other_bad_setting(tmp_path):
     assert "bad settings" not in "; ".join(problems)  # one list, not nested messages
 
 
+def test_origins_are_kept_as_browsers_send_them(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[a]\norigins = ["HTTPS://Portal.Gov.VN:443/", "http://localhost:8080", '
+                    '"https://bộ.vn", "http://[::1]:80"]\n')
+    origins = from_env({"COUNTER_SITES_FILE": str(path)})["SITES"]["a"].origins
+    assert origins == ("https://portal.gov.vn", "http://localhost:8080", "https://xn--b-8xm.vn", "http://[::1]")
+    site = from_env({"COUNTER_SITES_FILE": str(path)})["SITES"]["a"]
+    assert site.allows("https://portal.gov.vn") and site.allows("https://xn--b-8xm.vn")
+    assert not site.allows("http://portal.gov.vn")
+
+
+def test_what_is_not_an_origin_is_named_with_every_other_problem_of_the_table(tmp_path):
+    # An origin no browser sends would refuse every write of the site's pages.
+    path = tmp_path / "sites.toml"
+    path.write_text('[a]\norigins = ["a.gov.vn", "https://a.gov.vn/tin-tuc", "ftp://a.gov.vn", "*", '
+                    '"https://a.gov.vn:99999", "https://user@a.gov.vn", "https://a.gov.vn"]\n'
+                    'lang = "fr"\ntimezone = "Nowhere/Land"\npublic = "no"\n')
+    with pytest.raises(ConfigErrors) as caught:
+        from_env({"COUNTER_SITES_FILE": str(path)})
+    problems = caught.value.problems
+    refused = ["a.gov.vn", "https://a.gov.vn/tin-tuc", "ftp://a.gov.vn", "*", "https://a.gov.vn:99999",
+               "https://user@a.gov.vn"]
+    assert [p.split("origins: ")[1].split(" is not")[0] for p in problems[:6]] == [repr(o) for o in refused]
+    assert "e.g. \"https://ninhbinh.gov.vn\"" in problems[0]
+    assert "lang must be" in problems[6] and "public must be" in problems[7]
+    assert "unknown time zone" in problems[8] and len(problems) == 9
+
+
 def test_site_public_is_a_boolean(tmp_path):
     path = tmp_path / "sites.toml"
     path.write_text('[a]\npublic = false\n[b]\npublic = true\n')
