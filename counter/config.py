@@ -263,7 +263,7 @@ def from_env(env: dict) -> dict:
             problems.extend(getattr(exc, "problems", [str(exc)]))
             return fallback
 
-    zone = check(_zone, "COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "Asia/Ho_Chi_Minh").strip(),
+    zone = check(_zone, "COUNTER_TIMEZONE", env.get("COUNTER_TIMEZONE", "").strip() or "Asia/Ho_Chi_Minh",
                  fallback="Asia/Ho_Chi_Minh")
     sites: dict[str, Site] = {}
     if env.get("COUNTER_SITES_FILE"):

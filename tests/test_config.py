@@ -18,6 +18,12 @@ def test_defaults():
     assert cfg["MAX_PATHS"] == 10000
 
 
+def test_an_empty_setting_means_its_default():
+    cfg = from_env({"COUNTER_TIMEZONE": " ", "COUNTER_RATE_LIMIT": "", "COUNTER_ONLINE_WINDOW": ""})
+    assert cfg["SITES"]["demo"].timezone == "Asia/Ho_Chi_Minh"
+    assert (cfg["RATE_LIMIT"], cfg["ONLINE_WINDOW"]) == (120, 300)
+
+
 def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
     path = tmp_path / "sites.toml"
     path.write_text(
