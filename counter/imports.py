@@ -22,8 +22,10 @@ from .service import MAX_COUNT
 FORMATS = ("csv", "vinaora", "wp-statistics")
 SEPARATORS = (",", ";", "\t")
 # Counts are whole, so a dot, comma or space before exactly three digits groups thousands.
-PLAIN = re.compile(r"\d+")
-GROUPED = re.compile(r"[1-9]\d{0,2}(?P<sep>[.,' \u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*")
+# ASCII digits only: Python's \d also takes "٣" or "३".
+PLAIN = re.compile(r"\d+", re.ASCII)
+GROUPED = re.compile(r"[1-9]\d{0,2}(?P<sep>[.,' \u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*", re.ASCII)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 WP_STATISTICS_VISIT = ("id", "last_visit", "last_counter", "visit")  # the table's columns, in order
 SLASHED = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
 
@@ -93,6 +95,8 @@ def read_date(text: str, line: int, column: str, date_format: str | None) -> dat
     try:
         if date_format:
             return datetime.strptime(value, date_format).date()
+        if not ISO_DATE.fullmatch(value):  # fromisoformat also takes 20261125 and 2026-W48-3
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         if date_format:

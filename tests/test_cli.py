@@ -635,11 +635,20 @@ def test_whole_numbers_as_people_write_them(text, number):
 
 
 @pytest.mark.parametrize("text", ["", "x", "1.5", "1,23", "1.2345", "0.500", "1.234,567", "1,234.5",
-                                  "1.234 567", "12.34.567", "+5", "1e3", "9007199254740992"])
+                                  "1.234 567", "12.34.567", "+5", "1e3", "9007199254740992",
+                                  "\u0663", "1.\u0662\u0663\u0664"])
 def test_ambiguous_or_wrong_numbers_are_refused_with_their_line(text):
     with pytest.raises(imports.BadInput) as caught:
         imports.whole_number(text, 7, "visits")
     assert caught.value.line == 7 and "visits" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["20261101", "2026-W44-7", "2026-305", "2026-11-1", "\u0662026-11-01"])
+def test_only_dates_as_yyyy_mm_dd_are_taken_without_a_date_format(text):
+    with pytest.raises(imports.BadInput) as caught:
+        imports.read_date(text, 7, "date", None)
+    assert caught.value.line == 7 and "YYYY-MM-DD" in str(caught.value)
+    assert imports.read_date("2026-11-01", 7, "date", None) == date(2026, 11, 1)
 
 
 def test_parse_sorts_days_and_keeps_line_numbers():
