@@ -52,7 +52,7 @@ HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
 MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
 RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
-SEEN_GRACE = 60  # seconds `seen` outlives the visit timeout after a renewal (one a minute while written)
+SEEN_GRACE = 60  # seconds `seen` outlives what it holds after a renewal (one a minute while written)
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
@@ -217,14 +217,15 @@ class Store:
 
     def _counter_script(self) -> str:
         """Return counter.lua with this store's settings as locals on its first line."""
+        held = max(self.online_window, self.visit_timeout)  # seconds `seen` holds a visitor
         numbers = {"WINDOW": self.online_window * 1000, "TIMEOUT": self.visit_timeout * 1000,
-                   "RATE": self.rate_limit, "NEW_VISITS": self.new_visit_limit,
+                   "HELD": held * 1000, "RATE": self.rate_limit, "NEW_VISITS": self.new_visit_limit,
                    "NETWORK_SHARE": NETWORK_SHARE, "UNIQ_REUSE_FROM": UNIQ_REUSE_FROM,
                    "MAX_PATHS": self.max_paths}
         # Lifetimes go to Redis as they are: strings, which Redis need not format.
         strings = {"UNIQ_TTL": UNIQ_TTL, "HITS_TTL": HITS_TTL, "MINUTES_TTL": MINUTES_TTL,
                    "RATE_TTL": RATE_TTL, "NEW_VISITS_TTL": NEW_VISITS_TTL,
-                   "SEEN_TTL": (self.visit_timeout + SEEN_GRACE) * 1000,
+                   "SEEN_TTL": (held + SEEN_GRACE) * 1000,
                    "KEEP_TTL": (self.online_window + KEEP_GRACE) * 1000}
         values = [str(int(v)) for v in numbers.values()] + [f"'{int(v)}'" for v in strings.values()]
         return f"local {', '.join([*numbers, *strings])} = {', '.join(values)}\n{SCRIPT}"

@@ -4,7 +4,8 @@
 --
 -- A store's settings come before this file, as one line of locals that
 -- counter/store.py writes (a store with other settings loads its own copy):
--- numbers WINDOW (online window, ms), TIMEOUT (visit timeout, ms), RATE
+-- numbers WINDOW (online window, ms), TIMEOUT (visit timeout, ms), HELD (how
+-- long `seen` holds a visitor: the longer of the two, ms), RATE
 -- (accepted hits, bots included, per client per minute; also its heartbeats
 -- per minute and the visitors it keeps online), NEW_VISITS (new visits per
 -- client per hour), NETWORK_SHARE (how many times a client's limits an IPv6
@@ -21,7 +22,7 @@
 -- KEYS[1]  all       hash: total, peak, peak_at (all-time); u, the day's count
 --                    of visitors cached (see "Unique visitors"); hv, the version
 --                    of the past days' counts, new at every change to them
--- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to visit_timeout)
+-- KEYS[2]  seen      zset: visitor hash -> last-seen ms (trimmed to HELD)
 -- KEYS[3]  month     hash of the current local month: <day>v visits, <day>p page
 --                    views, <day>b bots, <day>o "peak@epoch" peak online, and
 --                    mv, the month's visits (kept by this script and set_day.lua)
@@ -319,14 +320,14 @@ end
 
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
-  -- Visitors past the visit timeout are trimmed by the first page view of a
-  -- minute, and `seen` gets its lifetime then, when it is created (below),
-  -- or on a heartbeat: it holds the visitors of the timeout and a minute,
-  -- and outlives its last write by the timeout. The online window lies
-  -- within the timeout (else every call trims), so trimmed visitors are
-  -- never counted online meanwhile, and a heartbeat checks its visitor's age itself.
-  if minute_began or WINDOW > TIMEOUT then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - TIMEOUT))
+  -- Visitors past HELD (the longer of the visit timeout and the online
+  -- window) are trimmed by the first page view of a minute, and `seen` gets
+  -- its lifetime then, when it is created (below), or on a heartbeat: it
+  -- holds the visitors of HELD and a minute, and outlives its last write by
+  -- HELD. So a trimmed visitor is neither online nor within its visit, and a
+  -- heartbeat checks its visitor's age itself.
+  if minute_began then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - HELD))
   end
   -- GT: a late request from a host with a slower clock never moves it back.
   -- Only a page view lets a visitor in, so heartbeats with made-up ids
