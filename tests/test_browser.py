@@ -622,3 +622,41 @@ def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert errors == []
     context.close()
+
+
+def test_switching_tabs_sends_at_most_one_heartbeat_a_minute(page, service, portal, clock):
+    # A reader flicking between tabs must not spend the address's heartbeat budget.
+    serve("/tabs.html", '<div id="a" data-visit-counter="demo"></div>', service)
+    page.add_init_script("window.__hidden = false; Object.defineProperty(document, 'visibilityState',"
+                         " {get: function () { return window.__hidden ? 'hidden' : 'visible'; }});")
+    warnings, calls = watch(page)
+    page.clock.install()
+    page.goto(f"{portal}/tabs.html")
+    wait_numbers(page)
+
+    def switch(hidden: bool) -> None:
+        page.evaluate(f"window.__hidden = {'true' if hidden else 'false'};"
+                      " document.dispatchEvent(new Event('visibilitychange'))")
+
+    beats = lambda: calls.count("POST api/v1/sites/demo/heartbeat")  # noqa: E731
+    for _ in range(10):  # ten tab switches within the first half minute
+        switch(True)
+        page.clock.run_for(1000)
+        switch(False)
+        page.clock.run_for(1000)
+    page.wait_for_timeout(300)
+    assert beats() == 0
+    page.clock.run_for(40_000)  # the minute's heartbeat
+    wait_for(page, lambda: beats() == 1, "the minute's heartbeat")
+    switch(True)
+    clock.advance(150)
+    page.clock.run_for(150_000)  # hidden: no heartbeats
+    page.wait_for_timeout(300)
+    assert beats() == 1
+    switch(False)  # back after more than a minute: one at once
+    wait_for(page, lambda: beats() == 2, "the heartbeat on coming back")
+    page.clock.run_for(20_000)
+    page.wait_for_timeout(300)
+    assert beats() == 2
+    assert stats(service)["online"] == 1
+    assert warnings == [] and page.errors == []

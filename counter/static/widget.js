@@ -264,8 +264,13 @@
     }
   }
 
+  // A tab coming back sends its heartbeat at once, but never more than one a minute (tab switches).
+  function now() { return window.performance && performance.now ? performance.now() : new Date().getTime(); }
+  var lastBeat = now();  // the page's hit slides the visitor's last-seen time too
   function heartbeat() {
     if (document.visibilityState && document.visibilityState !== "visible") { return; }
+    if (now() - lastBeat < HEARTBEAT_MS - 5000) { return; }
+    lastBeat = now();
     for (var key in sites) {
       if (Object.prototype.hasOwnProperty.call(sites, key) && sites[key].state === 1) {
         (function (entry) {
