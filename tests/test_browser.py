@@ -660,3 +660,22 @@ def test_switching_tabs_sends_at_most_one_heartbeat_a_minute(page, service, port
     assert beats() == 2
     assert stats(service)["online"] == 1
     assert warnings == [] and page.errors == []
+
+
+def test_the_heartbeat_refreshes_the_page_row_too(page, service, portal, clock):
+    """Every number of the block is refreshed after a heartbeat, the page's views included."""
+    serve("/articles/live", '<div id="a" data-visit-counter="demo" data-lang="en" '
+          'data-fields="total,today"></div><div id="b" data-visit-counter="demo" data-lang="en" '
+          'data-fields="page,online"></div>', service)
+    page.clock.install()
+    page.goto(f"{portal}/articles/live")
+    wait_numbers(page, "#b")
+    assert widget_text(page, "#b") == [("Page views", "1"), ("Online", "1")]
+    counter_ = service.app.extensions["counter"]
+    counter_.hit(counter_.sites["demo"], None, None, "192.0.2.7", BROWSER_UA, "/articles/live")
+    clock.advance(60)
+    page.clock.run_for(60_000)
+    wait_for(page, lambda: widget_text(page, "#b") == [("Page views", "2"), ("Online", "2")],
+             f"the page row refreshed, not {widget_text(page, '#b')}")
+    assert stats(service)["pageviews_today"] == 2  # the refresh reads, it never counts
+    assert page.errors == [] and page.failed == []
