@@ -105,6 +105,17 @@ class ScriptCall:
         self.idle.append(conn)
         return reply
 
+    def drop_idle(self) -> None:
+        """Hand the kept connections back to the pool, closed: it reconnects each before its next use.
+
+        Called when a connection failed: the others kept from the same server
+        (restarted, or failed over) are as dead, and each would fail a request.
+        """
+        idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.disconnect()
+            self.pool.release(conn)
+
 
 class Transport:
     """One Redis client per process, opened after a fork, behind a circuit breaker."""
@@ -169,6 +180,9 @@ class Transport:
         try:
             result = fn(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            for script in self._scripts.values():
+                if isinstance(script, ScriptCall):
+                    script.drop_idle()
             self._open_until = time.monotonic() + BREAKER_COOLDOWN
             BREAKER.set(1)
             REDIS_ERRORS.inc()

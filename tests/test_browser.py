@@ -622,3 +622,60 @@ def test_dashboards_on_a_phone(browser, service, portal, clock, scheme):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert errors == []
     context.close()
+
+
+def test_switching_tabs_sends_at_most_one_heartbeat_a_minute(page, service, portal, clock):
+    # A reader flicking between tabs must not spend the address's heartbeat budget.
+    serve("/tabs.html", '<div id="a" data-visit-counter="demo"></div>', service)
+    page.add_init_script("window.__hidden = false; Object.defineProperty(document, 'visibilityState',"
+                         " {get: function () { return window.__hidden ? 'hidden' : 'visible'; }});")
+    warnings, calls = watch(page)
+    page.clock.install()
+    page.goto(f"{portal}/tabs.html")
+    wait_numbers(page)
+
+    def switch(hidden: bool) -> None:
+        page.evaluate(f"window.__hidden = {'true' if hidden else 'false'};"
+                      " document.dispatchEvent(new Event('visibilitychange'))")
+
+    beats = lambda: calls.count("POST api/v1/sites/demo/heartbeat")  # noqa: E731
+    for _ in range(10):  # ten tab switches within the first half minute
+        switch(True)
+        page.clock.run_for(1000)
+        switch(False)
+        page.clock.run_for(1000)
+    page.wait_for_timeout(300)
+    assert beats() == 0
+    page.clock.run_for(40_000)  # the minute's heartbeat
+    wait_for(page, lambda: beats() == 1, "the minute's heartbeat")
+    switch(True)
+    clock.advance(150)
+    page.clock.run_for(150_000)  # hidden: no heartbeats
+    page.wait_for_timeout(300)
+    assert beats() == 1
+    switch(False)  # back after more than a minute: one at once
+    wait_for(page, lambda: beats() == 2, "the heartbeat on coming back")
+    page.clock.run_for(20_000)
+    page.wait_for_timeout(300)
+    assert beats() == 2
+    assert stats(service)["online"] == 1
+    assert warnings == [] and page.errors == []
+
+
+def test_the_heartbeat_refreshes_the_page_row_too(page, service, portal, clock):
+    """Every number of the block is refreshed after a heartbeat, the page's views included."""
+    serve("/articles/live", '<div id="a" data-visit-counter="demo" data-lang="en" '
+          'data-fields="total,today"></div><div id="b" data-visit-counter="demo" data-lang="en" '
+          'data-fields="page,online"></div>', service)
+    page.clock.install()
+    page.goto(f"{portal}/articles/live")
+    wait_numbers(page, "#b")
+    assert widget_text(page, "#b") == [("Page views", "1"), ("Online", "1")]
+    counter_ = service.app.extensions["counter"]
+    counter_.hit(counter_.sites["demo"], None, None, "192.0.2.7", BROWSER_UA, "/articles/live")
+    clock.advance(60)
+    page.clock.run_for(60_000)
+    wait_for(page, lambda: widget_text(page, "#b") == [("Page views", "2"), ("Online", "2")],
+             f"the page row refreshed, not {widget_text(page, '#b')}")
+    assert stats(service)["pageviews_today"] == 2  # the refresh reads, it never counts
+    assert page.errors == [] and page.failed == []

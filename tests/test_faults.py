@@ -11,6 +11,7 @@ import redis as redis_py
 
 from counter import create_app
 from counter.clock import SystemClock
+from counter.transport import BREAKER_COOLDOWN
 from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 
@@ -187,3 +188,37 @@ def test_a_paused_redis_gives_stale_stats_and_a_retried_hit_counts_once(real_red
         assert retry.status_code == 200
         assert retry.get_json()["total"] == 2
     assert retry.get_json()["counted"] is False
+
+
+@pytest.mark.redis
+def test_after_a_redis_restart_one_failed_call_clears_every_stale_connection(tmp_path):
+    """The connections scripts keep from a Redis that restarted are all dropped at the first failure.
+
+    Otherwise each one, met later, fails its request and opens the breaker
+    again: 503s for as long as stale connections remain, with Redis back.
+    """
+    require_redis_server()
+    server = RedisServer(tmp_path).start()
+    try:
+        app = app_on(server.url)
+        store = app.extensions["counter"].store
+        c = app.test_client()
+        c.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+        assert c.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16}).status_code == 200
+        assert c.get("/api/v1/sites/demo/daily").status_code == 200
+        # Several requests at once left several connections with each script, as under load.
+        for name in ("counter", "history"):
+            script = store.redis.script(name)
+            script.idle += [script.pool.get_connection() for _ in range(4)]
+        server.stop()
+        server.start()
+        first = c.post("/api/v1/sites/demo/hits", json={"visitor": "b" * 16})
+        assert first.status_code == 503  # it met a connection of the old server
+        time.sleep(BREAKER_COOLDOWN + 0.2)
+        statuses = []
+        for _ in range(5):
+            statuses.append(c.post("/api/v1/sites/demo/hits", json={"visitor": "b" * 16}).status_code)
+            statuses.append(c.get("/api/v1/sites/demo/daily").status_code)
+        assert statuses == [200] * 10, str(statuses)
+    finally:
+        server.stop()

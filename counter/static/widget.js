@@ -230,7 +230,9 @@
   function api(entry) { return "/api/v1/sites/" + encodeURIComponent(entry.site); }
 
   function pageViews(entry) {
-    request("GET", api(entry) + "/pages/views?path=" + encodeURIComponent(location.pathname), null,
+    // The page the hit counted, even after history.pushState.
+    var path = entry.body ? entry.body.path : location.pathname;
+    request("GET", api(entry) + "/pages/views?path=" + encodeURIComponent(path), null,
       function (status, data) {
         if (status === 200 && data && typeof data.pageviews === "number") {
           entry.page = data.pageviews;
@@ -264,14 +266,20 @@
     }
   }
 
+  // A tab coming back sends its heartbeat at once, but never more than one a minute (tab switches).
+  function now() { return window.performance && performance.now ? performance.now() : new Date().getTime(); }
+  var lastBeat = now();  // the page's hit slides the visitor's last-seen time too
   function heartbeat() {
     if (document.visibilityState && document.visibilityState !== "visible") { return; }
+    if (now() - lastBeat < HEARTBEAT_MS - 5000) { return; }
+    lastBeat = now();
     for (var key in sites) {
       if (Object.prototype.hasOwnProperty.call(sites, key) && sites[key].state === 1) {
         (function (entry) {
           if (!entry.count) { refresh(entry, RETRIES); return; }
-          request("POST", api(entry) + "/heartbeat", { visitor: visitorId() },
-                  function (status, data) { receive(entry, status, data); });
+          request("POST", api(entry) + "/heartbeat", { visitor: visitorId() }, function (status, data) {
+            if (receive(entry, status, data) && status === 200 && entry.wantsPage) { pageViews(entry); }
+          });
         })(sites[key]);
       }
     }
@@ -286,9 +294,9 @@
       entry.state = 1;
       entry.wantsPage = !!w.values.page;
       refresh(entry, 0);
-    } else if (!count && w.values.page && !entry.wantsPage) {
+    } else if (w.values.page && !entry.wantsPage) {
       entry.wantsPage = true;
-      pageViews(entry);
+      if (!count) { pageViews(entry); }
     }
   }
 
