@@ -421,6 +421,32 @@ def test_the_widget_retries_after_429_503_and_network_errors(page, service, port
     assert stats(service)["pageviews_today"] == 1  # the retry carries the same hit id
 
 
+def test_the_widget_keeps_retrying_through_an_outage_longer_than_retry_after(page, service, portal):
+    # Every 503 says "Retry-After: 1"; a failover takes longer than five such seconds.
+    serve("/outage.html", '<div id="a" data-visit-counter="demo"></div>', service)
+    attempts = []
+
+    def outage(route):
+        attempts.append(1)
+        if len(attempts) > 3:
+            route.continue_()
+            return
+        route.fulfill(status=503, headers={"Retry-After": "1", "Access-Control-Allow-Origin": "*",
+                                           "Access-Control-Expose-Headers": "ETag, Retry-After"},
+                      json={"error": {"code": "store_unavailable", "message": "try later"}})
+
+    page.route("**/api/v1/sites/demo/hits", outage)
+    page.clock.install()
+    page.goto(f"{portal}/outage.html")
+    wait_for(page, lambda: attempts, "the first hit")
+    for _ in range(10):  # ten seconds of the page's clock: tries at 0, 3 and 9 s
+        page.clock.run_for(1000)
+        page.wait_for_timeout(100)
+    assert len(attempts) == 3 and stats(service)["pageviews_today"] == 0
+    tick_until(page, lambda: page.locator("#a .vc-counter:not(.vc-stale)").count(), "fresh numbers")
+    assert len(attempts) == 4 and stats(service)["pageviews_today"] == 1
+
+
 def test_themes_title_and_the_sites_language(page, service, portal):
     service.app.extensions["counter"].store.set_total("other", 1233)
     serve("/themes.html", '<div id="light" data-visit-counter="other"></div>'

@@ -254,7 +254,9 @@
     }
     function answer(status, data, after) {
       if (receive(entry, status, data) || tries >= RETRIES) { return; }
-      var delay = after > 0 ? Math.min(after, 300) * 1000 : 3000 * Math.pow(2, tries);
+      // Retry-After or 3, 6, 12, 24, 48 s, whichever is longer: the five tries span about 90 s, longer
+      // than a Redis failover or restart (a 503 says "Retry-After: 1", which alone would spend them in 5 s).
+      var delay = Math.max(after > 0 ? Math.min(after, 300) * 1000 : 0, 3000 * Math.pow(2, tries));
       function later() { setTimeout(function () { refresh(entry, tries + 1); }, delay); }
       if (status || !entry.count) { later(); return; }
       // No readable answer: the service is down, or the browser hid its refusal of this page's origin.
