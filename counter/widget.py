@@ -147,7 +147,13 @@ def widget_settings(site_id: str):
     write, so this is where the widget learns why the service refuses it.
     """
     site = find_site(site_id)
-    options = block_options(site, widget=True)
+    try:
+        options = block_options(site, widget=True)
+    except ApiError as exc:
+        # With the error, the site's language: the widget draws its "—" in it.
+        response = jsonify(error={"code": exc.code, "message": exc.message}, lang=site.lang)
+        response.status_code = exc.status
+        return response
     refused = None
     try:
         check_origin(site, request.headers.get("Origin"))

@@ -368,6 +368,16 @@ def test_a_refused_widget_warns_once_with_the_services_message_and_never_retries
     assert stats(service)["pageviews_today"] == 0
 
 
+def test_a_refused_widget_of_an_english_site_speaks_english_in_a_fresh_browser(page, service, portal):
+    serve("/refused-en.html", '<div id="a" data-visit-counter="other" data-theme="pink"></div>', service)
+    warnings, _ = watch(page)
+    page.goto(f"{portal}/refused-en.html")
+    wait_for(page, lambda: warnings, "a console warning")
+    page.wait_for_selector("#a .vc-label")
+    assert page.text_content("#a .vc-row-total .vc-label") == "Total"
+    assert page.get_attribute("#a .vc-counter", "lang") == "en"
+
+
 def test_the_origin_refusal_is_found_even_when_the_settings_said_yes(page, service, portal):
     """The browser hides the 403 of a refused write; the widget asks the settings again, uncached."""
     serve("/stale-settings.html", '<div id="a" data-visit-counter="locked" data-lang="en"></div>', service)

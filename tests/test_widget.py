@@ -170,6 +170,13 @@ def test_widget_settings_refusals_are_readable_from_any_page(web, redis, url, st
     assert redis.dbsize() == 0
 
 
+def test_a_bad_option_of_a_known_site_answers_its_language_too(web):
+    # The widget then draws its "—" block in the site's language, not the default one.
+    response = web.get("/widget/sites/evil?theme=blue", headers={"Origin": "https://evil.example"})
+    body = response.get_json()
+    assert response.status_code == 400 and body["error"]["code"] == "invalid_theme" and body["lang"] == "en"
+
+
 def test_embed_page_shows_the_block_without_javascript(web):
     response = web.get("/embed/demo?fields=today,total")
     assert response.status_code == 200 and response.mimetype == "text/html"

@@ -325,6 +325,7 @@
             }
           } else if (refusal(status)) {
             warn(site, cfg && cfg.error);
+            if (cfg && LABELS[cfg.lang]) { save("vc:lang:" + site, cfg.lang); }  // a bad option's answer says it
             paint(build(el, local(el, site)), null);
           } else {
             attach(el, site, count, local(el, site));
