@@ -99,8 +99,13 @@ class ScriptCall:
         except BaseException:
             # A failed or interrupted connection may be out of step: the pool
             # reconnects it (asking Sentinel for the master) before its next use.
-            conn.disconnect()
-            self.pool.release(conn)
+            # The kept ones most often failed with it (a restart, a failover):
+            # left kept, each would fail a request of its own later, and open
+            # the breaker again, so they go back to the pool too.
+            for kept in [conn, *self.idle]:
+                kept.disconnect()
+                self.pool.release(kept)
+            self.idle.clear()
             raise
         self.idle.append(conn)
         return reply

@@ -11,6 +11,7 @@ import redis as redis_py
 
 from counter import create_app
 from counter.clock import SystemClock
+from counter.transport import BREAKER_COOLDOWN
 from tests.helpers import BROWSER_UA, RedisServer, free_port, require_redis_server, settings
 
 
@@ -187,3 +188,39 @@ def test_a_paused_redis_gives_stale_stats_and_a_retried_hit_counts_once(real_red
         assert retry.status_code == 200
         assert retry.get_json()["total"] == 2
     assert retry.get_json()["counted"] is False
+
+
+@pytest.mark.redis
+def test_a_restarted_redis_costs_one_failure_not_one_per_kept_connection(tmp_path):
+    # The hit script keeps the connections of past requests for the next
+    # ones. After Redis restarts every kept one is dead: the first failure
+    # must drop them all, not leave each to fail a request and open the
+    # breaker again, a second of 503s per connection that busy moments left.
+    require_redis_server()
+    server = RedisServer(tmp_path, "--appendonly", "yes").start()
+    try:
+        app = app_on(server.url)
+        client = app.test_client()
+        client.environ_base.update(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="10.0.0.1")
+
+        def hit(n: int):
+            return client.post("/api/v1/sites/demo/hits", json={"visitor": f"restart-visitor-{n:04d}"})
+
+        assert hit(0).status_code == 200
+        call = app.extensions["counter"].store.redis.script("counter")
+        # As eight requests at once leave them: eight connections kept.
+        call.idle.extend(call.pool.get_connection() for _ in range(7))
+        server.stop()
+        server.start()
+        failures = 0
+        for n in range(1, 10):
+            status = hit(n).status_code
+            if status == 200:
+                break
+            assert status == 503
+            failures += 1
+            time.sleep(BREAKER_COOLDOWN + 0.05)
+        assert failures <= 1, f"{failures} failures after one restart"
+        assert total(server.url) == 2
+    finally:
+        server.stop(kill=True)
