@@ -60,7 +60,8 @@ BODY_DEADLINE = 10
 # disconnected, and the request's app slot freed: as nginx's send_timeout.
 SEND_DEADLINE = 10
 # Bodies are read ahead up to this size, at most 8 MB for a worker's 1,000
-# connections; the app refuses anything over 4 KiB, so it never reads further.
+# connections; the app refuses anything over 4 KiB, so it never reads further,
+# and a longer body's connection is closed once answered, never read to its end.
 BODY_READ_AHEAD = 8 * 1024
 # A keep-alive connection's greenlet yields to the others after this many requests (post_request).
 YIELD_EVERY = 2
@@ -308,7 +309,7 @@ def _read_ahead(req) -> None:
     deadline = gevent.Timeout(BODY_DEADLINE)
     deadline.start()
     try:
-        body = req.body.read(BODY_READ_AHEAD)
+        body = req.body.read(BODY_READ_AHEAD + 1)
     except gevent.Timeout as exc:
         if exc is not deadline:
             raise
@@ -316,6 +317,12 @@ def _read_ahead(req) -> None:
         raise NoMoreData(b"body deadline") from None
     finally:
         deadline.close()
+    if len(body) > BODY_READ_AHEAD:
+        # More than the app ever reads: it is answered (413), then the
+        # connection is closed. gunicorn would otherwise read the rest before
+        # the next request, with no deadline and without yielding to the
+        # worker's other connections while bytes keep coming.
+        req.must_close = True
     # Put what was read back in front of the rest, for the app to read.
     rest = req.body.buf.getvalue()
     req.body.buf = io.BytesIO()

@@ -240,3 +240,30 @@ def test_clients_that_do_not_read_their_answers_hold_no_slot_and_are_cut(tmp_pat
     assert max(times) < 1.0, f"slowest answer {max(times):.2f} s"
     assert all(size < 30 * 300_000 for size in received), received
     assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 1000000000\r\n", b"Transfer-Encoding: chunked\r\n"])
+def test_a_body_sent_without_end_is_refused_and_its_connection_closed(tmp_path, real_redis, framing):
+    # A body longer than any the service reads is answered 413 and its
+    # connection closed: not read to its end before the next request, which
+    # a client sending as fast as it can would make last for ever, one of
+    # the worker's cores busy with it.
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": real_redis.url, "COUNTER_SITES": "demo", "WEB_CONCURRENCY": "1"}).start()
+    chunk = b"x" * 65536
+    if b"chunked" in framing:
+        chunk = b"10000\r\n" + chunk + b"\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: counter\r\n"
+                         b"Content-Type: application/json\r\n" + framing + b"\r\n")
+            sock.settimeout(1)
+            started = time.monotonic()
+            with pytest.raises(OSError):  # reset or broken pipe once the service closed it
+                while time.monotonic() - started < 4:
+                    sock.sendall(chunk)
+            cut = time.monotonic() - started
+    finally:
+        log = server.stop()
+    assert cut < 2, f"still reading the body after {cut:.1f} s"
+    assert "Traceback" not in log, log
