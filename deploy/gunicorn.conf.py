@@ -11,6 +11,7 @@ from gevent import monkey
 
 monkey.patch_ssl()
 
+import errno  # noqa: E402
 import functools  # noqa: E402
 import glob  # noqa: E402
 import io  # noqa: E402
@@ -40,7 +41,8 @@ worker_class = "gevent"
 # without taking the capacity of real requests (APP_SLOTS below).
 worker_connections = 1000
 # Requests each worker runs in the app at once, and so Redis connections: a
-# request takes a slot only once its whole body has arrived.
+# request takes a slot only once its whole body has arrived, and gives it back
+# as its answer starts to leave.
 # A bad value is refused by on_starting, named with every other bad setting.
 try:
     APP_SLOTS = max(1, int(os.environ.get("COUNTER_CONNECTIONS", "").strip() or "100"))
@@ -53,8 +55,13 @@ except ValueError:
 # within BODY_DEADLINE seconds of the head.
 keepalive = 5
 BODY_DEADLINE = 10
+# A client that takes none of an answer's bytes for SEND_DEADLINE seconds (it
+# stopped reading, or pipelined requests and never reads the answers) is
+# disconnected, and the request's app slot freed: as nginx's send_timeout.
+SEND_DEADLINE = 10
 # Bodies are read ahead up to this size, at most 8 MB for a worker's 1,000
-# connections; the app refuses anything over 4 KiB, so it never reads further.
+# connections; the app refuses anything over 4 KiB, so it never reads further,
+# and a longer body's connection is closed once answered, never read to its end.
 BODY_READ_AHEAD = 8 * 1024
 # A keep-alive connection's greenlet yields to the others after this many requests (post_request).
 YIELD_EVERY = 2
@@ -138,6 +145,49 @@ class Logger(glogging.Logger):
 logger_class = Logger
 
 
+def _send(sock, data) -> None:
+    """Send all of `data`, giving up on a client that takes none of it for SEND_DEADLINE seconds.
+
+    gunicorn's sendall waits for ever on a client that stopped reading, and
+    the request keeps its app slot meanwhile. A client cut off this way is
+    closed quietly, as one that went away (EPIPE).
+    """
+    view = memoryview(data).cast("B")
+    sent, size = 0, len(view)
+    # gevent's own socket timeout would apply to the worker's reads too.
+    deadline = gevent.Timeout(SEND_DEADLINE)
+    while sent < size:
+        deadline.start()
+        try:
+            sent += sock.send(view[sent:])
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            raise BrokenPipeError(errno.EPIPE, "send deadline") from None
+        finally:
+            deadline.cancel()
+
+
+class DeadlineSocket:
+    """A request's client socket: its first write gives the app slot back, every write keeps SEND_DEADLINE."""
+
+    __slots__ = ("req", "sock")
+
+    def __init__(self, sock, req) -> None:
+        """Wrap the client's socket for one request."""
+        self.sock = sock
+        self.req = req
+
+    def sendall(self, data, flags=0) -> None:
+        """Give the request's app slot back (the app is done), then send all of `data` within the deadline."""
+        _release(self.req)
+        _send(self.sock, data)
+
+    def __getattr__(self, name):
+        """Anything else, as the socket."""
+        return getattr(self.sock, name)
+
+
 class OneWriteResponse(wsgi.Response):
     """gunicorn's HTTP/1 response, sending a whole answer's head and body in one write.
 
@@ -146,7 +196,12 @@ class OneWriteResponse(wsgi.Response):
     worker CPU per request. The counter's answers are whole bytes with a
     Content-Length, so the head waits for the body and both leave in one send.
     Any other answer (streamed, chunked, bodiless) is written as gunicorn would.
+    Every write keeps SEND_DEADLINE.
     """
+
+    def __init__(self, req, sock, cfg) -> None:
+        """Build gunicorn's response on the client's socket with a send deadline."""
+        super().__init__(req, DeadlineSocket(sock, req), cfg)
 
     def write(self, arg):
         """Send the head and a whole body together; anything else as gunicorn does."""
@@ -225,14 +280,17 @@ def pre_request(worker, req):
 
     A client that trickles its body is disconnected after BODY_DEADLINE
     seconds, without having held a slot or a Redis connection meanwhile.
+    The slot is given back as the answer starts to leave (DeadlineSocket):
+    a client slow to read its answer holds none either.
     """
     reader = req.body.reader
     # GETs have no body to wait for; a small POST's body most often came in
     # the packet of its head, and is then already in gunicorn's buffer.
     if not (isinstance(reader, LengthReader) and _buffered(reader) >= reader.length):
         _read_ahead(req)
-    _slots(worker).acquire()
-    req.counter_slot = True
+    slots = _slots(worker)
+    slots.acquire()
+    req.counter_slot = slots
 
 
 def _buffered(reader: LengthReader) -> int:
@@ -246,12 +304,12 @@ def _read_ahead(req) -> None:
     """Read up to BODY_READ_AHEAD bytes of the body within BODY_DEADLINE, and keep them for the app."""
     if req._expected_100_continue:
         # gunicorn would send this only after pre_request, and the client waits for it.
-        req.unreader.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        _send(req.unreader.sock, b"HTTP/1.1 100 Continue\r\n\r\n")
         req._expected_100_continue = False
     deadline = gevent.Timeout(BODY_DEADLINE)
     deadline.start()
     try:
-        body = req.body.read(BODY_READ_AHEAD)
+        body = req.body.read(BODY_READ_AHEAD + 1)
     except gevent.Timeout as exc:
         if exc is not deadline:
             raise
@@ -259,6 +317,12 @@ def _read_ahead(req) -> None:
         raise NoMoreData(b"body deadline") from None
     finally:
         deadline.close()
+    if len(body) > BODY_READ_AHEAD:
+        # More than the app ever reads: it is answered (413), then the
+        # connection is closed. gunicorn would otherwise read the rest before
+        # the next request, with no deadline and without yielding to the
+        # worker's other connections while bytes keep coming.
+        req.must_close = True
     # Put what was read back in front of the rest, for the app to read.
     rest = req.body.buf.getvalue()
     req.body.buf = io.BytesIO()
@@ -267,9 +331,7 @@ def _read_ahead(req) -> None:
 
 def post_request(worker, req, environ, resp):
     """Give the request's app slot back; let the worker's other connections have a turn."""
-    if getattr(req, "counter_slot", False):
-        req.counter_slot = False
-        _slots(worker).release()
+    _release(req)
     # A greenlet whose client sends its next request at once (keep-alive under
     # load) would serve it without ever yielding when the answer needs no
     # Redis (a cached `stats`, /healthz), and the worker's other connections
@@ -278,6 +340,14 @@ def post_request(worker, req, environ, resp):
     # 6-25 ms, /healthz 18 % slower), every 4th (p99 35-56 ms) and every 2nd.
     if req.req_number % YIELD_EVERY == 0:
         gevent.sleep(0)
+
+
+def _release(req) -> None:
+    """Give the request's app slot back, if it still holds one."""
+    slots = getattr(req, "counter_slot", None)
+    if slots is not None:
+        req.counter_slot = None
+        slots.release()
 
 
 def _slots(worker) -> BoundedSemaphore:

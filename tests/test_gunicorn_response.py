@@ -44,6 +44,10 @@ class Socket:
     def sendall(self, data):
         self.sends.append(data.decode("latin-1"))
 
+    def send(self, data):
+        self.sendall(bytes(data))
+        return len(data)
+
 
 def answer(cls, status, headers, chunks):
     sock = Socket()

@@ -202,3 +202,68 @@ def test_slow_and_idle_clients_do_not_pass_nginx(service, tmp_path):
     for kind in ("idle", "half"):
         assert attack.cut[kind] and min(attack.cut[kind]) >= 9.5 and max(attack.cut[kind]) <= 11.5, kind
     assert len(answers) == 1 and answers[0].startswith(b"HTTP/1.1 429"), answers
+
+
+def test_clients_that_do_not_read_their_answers_hold_no_slot_and_are_cut(tmp_path, real_redis):
+    # One worker with two app slots. Four clients pipeline 30 reads of ten
+    # years of history (300 KB each) and never read an answer: far more than
+    # the socket buffers hold. Each answer's slot is given back as it starts
+    # to leave, so hits are answered throughout; and each connection is cut
+    # once it has taken no byte for 10 s.
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": real_redis.url, "COUNTER_SITES": "demo", "WEB_CONCURRENCY": "1",
+        "COUNTER_CONNECTIONS": "2", "COUNTER_RATE_LIMIT": "100000", "COUNTER_NEW_VISIT_LIMIT": "100000",
+    }).start()
+    read = b"GET /api/v1/sites/demo/daily?from=2016-03-01&to=2026-02-17 HTTP/1.1\r\nHost: counter\r\n\r\n"
+    stalled = []
+    try:
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(read * 30)
+            stalled.append(sock)
+        time.sleep(1)
+        times = probe(server.port, 4)
+        time.sleep(9)  # past the send deadline of every answer stuck since the start
+        received = []
+        for sock in stalled:
+            sock.settimeout(5)
+            size = 0
+            while chunk := sock.recv(1 << 20):  # the server closed it: its end comes, not a wait
+                size += len(chunk)
+            received.append(size)
+    finally:
+        for sock in stalled:
+            sock.close()
+        log = server.stop()
+    assert max(times) < 1.0, f"slowest answer {max(times):.2f} s"
+    assert all(size < 30 * 300_000 for size in received), received
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 1000000000\r\n", b"Transfer-Encoding: chunked\r\n"])
+def test_a_body_sent_without_end_is_refused_and_its_connection_closed(tmp_path, real_redis, framing):
+    # A body longer than any the service reads is answered 413 and its
+    # connection closed: not read to its end before the next request, which
+    # a client sending as fast as it can would make last for ever, one of
+    # the worker's cores busy with it.
+    server = Gunicorn(tmp_path / "gunicorn", {
+        "REDIS_URL": real_redis.url, "COUNTER_SITES": "demo", "WEB_CONCURRENCY": "1"}).start()
+    chunk = b"x" * 65536
+    if b"chunked" in framing:
+        chunk = b"10000\r\n" + chunk + b"\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"POST /api/v1/sites/demo/hits HTTP/1.1\r\nHost: counter\r\n"
+                         b"Content-Type: application/json\r\n" + framing + b"\r\n")
+            sock.settimeout(1)
+            started = time.monotonic()
+            with pytest.raises(OSError):  # reset or broken pipe once the service closed it
+                while time.monotonic() - started < 4:
+                    sock.sendall(chunk)
+            cut = time.monotonic() - started
+    finally:
+        log = server.stop()
+    assert cut < 2, f"still reading the body after {cut:.1f} s"
+    assert "Traceback" not in log, log
