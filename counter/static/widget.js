@@ -254,8 +254,7 @@
     }
     function answer(status, data, after) {
       if (receive(entry, status, data) || tries >= RETRIES) { return; }
-      // Retry-After or 3, 6, 12, 24, 48 s, whichever is longer: the five tries span about 90 s, longer
-      // than a Redis failover or restart (a 503 says "Retry-After: 1", which alone would spend them in 5 s).
+      // The longer of Retry-After and 3..48 s: five tries outlast a Redis failover.
       var delay = Math.max(after > 0 ? Math.min(after, 300) * 1000 : 0, 3000 * Math.pow(2, tries));
       function later() { setTimeout(function () { refresh(entry, tries + 1); }, delay); }
       if (status || !entry.count) { later(); return; }
@@ -268,7 +267,7 @@
     }
   }
 
-  // A tab coming back sends its heartbeat at once, but never more than one a minute (tab switches).
+  // At most one heartbeat a minute, tab switches included.
   function now() { return window.performance && performance.now ? performance.now() : new Date().getTime(); }
   var lastBeat = now();  // the page's hit slides the visitor's last-seen time too
   function heartbeat() {
@@ -325,7 +324,7 @@
             }
           } else if (refusal(status)) {
             warn(site, cfg && cfg.error);
-            if (cfg && LABELS[cfg.lang]) { save("vc:lang:" + site, cfg.lang); }  // a bad option's answer says it
+            if (cfg && LABELS[cfg.lang]) { save("vc:lang:" + site, cfg.lang); }
             paint(build(el, local(el, site)), null);
           } else {
             attach(el, site, count, local(el, site));
