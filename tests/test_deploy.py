@@ -339,6 +339,30 @@ def test_nginx_passes_the_client_address_and_drops_a_forged_one(gunicorn_on, tmp
 
 
 @pytest.mark.redis
+@pytest.mark.nginx
+def test_nginx_limits_heavy_reads_per_address_and_answers_in_the_error_shape(gunicorn_on, tmp_path):
+    # A made-up query string takes a `daily` read past nginx's cache; each costs the service ~75 hits.
+    server = gunicorn_on(COUNTER_TRUSTED_PROXIES="1")
+    nginx = Nginx(tmp_path / "nginx", server.port).start()
+    try:
+        daily = "/api/v1/sites/demo/daily?days=366&junk="
+        answers = [request(nginx.port, "GET", f"{daily}{n}", source="127.0.0.8") for n in range(40)]
+        statuses = [status for status, _, _ in answers]
+        assert statuses[:20] == [200] * 20 and 429 in statuses, statuses
+        _, headers, body = next(a for a in answers if a[0] == 429)
+        assert json.loads(body)["error"]["code"] == "rate_limited"
+        assert headers["Retry-After"] == "1" and headers["Content-Type"] == "application/json"
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert request(nginx.port, "GET", "/api/v1/sites/demo/pages?junk=y", source="127.0.0.8")[0] == 429
+        # Another address reads on; the widget's reads from the limited one are not limited.
+        assert request(nginx.port, "GET", "/api/v1/sites/demo/daily?junk=x", source="127.0.0.9")[0] == 200
+        assert {request(nginx.port, "GET", f"/api/v1/sites/demo/stats?n={n}", source="127.0.0.8")[0]
+                for n in range(40)} == {200}
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.redis
 def test_redis_conf_starts_durable_and_noeviction(tmp_path):
     require_redis_server()
     node = start_redis_conf(tmp_path / "alone", free_port())
