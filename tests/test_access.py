@@ -105,6 +105,17 @@ def test_a_private_sites_reads_need_the_admin_token(c, url):
 
 
 @pytest.mark.parametrize("url", [*PRIVATE, "/api/v1/sites", "/dashboard"])
+def test_an_answer_to_the_admin_token_is_kept_out_of_shared_caches(c, url):
+    # nginx caches `online` and `daily` by URL: a private site's numbers read by an operator
+    # must not be served from there to the next reader, who has no token.
+    for auth in ({"Authorization": f"Bearer {TOKEN}"}, basic("x", TOKEN)):
+        answer = c.get(url, headers=auth)
+        assert answer.status_code == 200
+        assert answer.cache_control.private and answer.cache_control.no_store, answer.headers
+        assert "Authorization" in answer.vary
+
+
+@pytest.mark.parametrize("url", [*PRIVATE, "/api/v1/sites", "/dashboard"])
 @pytest.mark.parametrize("header", ["Basic \xff\xff", "Basic w7/Dvw==", "Basic !!!", "Bearer \xff"])
 def test_a_malformed_authorization_header_is_a_wrong_token(c, url, header):
     answer = c.get(url, headers={"Authorization": header})

@@ -363,6 +363,27 @@ def test_nginx_limits_heavy_reads_per_address_and_answers_in_the_error_shape(gun
 
 
 @pytest.mark.redis
+@pytest.mark.nginx
+def test_nginx_never_serves_a_private_sites_reads_from_its_cache(gunicorn_on, tmp_path):
+    # nginx caches `online` and `daily` for 2 s by URL; an operator's read (the private
+    # dashboard refreshes `online` by itself) must not be served to a reader without the token.
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[demo]\n[hidden]\npublic = false\n')
+    server = gunicorn_on(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="", COUNTER_ADMIN_TOKEN=ADMIN_TOKEN,
+                         COUNTER_TRUSTED_PROXIES="1")
+    nginx = Nginx(tmp_path / "nginx", server.port).start()
+    try:
+        for path in ("/api/v1/sites/hidden/online", "/api/v1/sites/hidden/daily"):
+            bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            assert request(nginx.port, "GET", path, headers=bearer)[0] == 200
+            status, _, body = request(nginx.port, "GET", path, source="127.0.0.7")
+            assert status == 401 and b"hidden" in body and b"last_hour" not in body, (path, body)
+            assert b'"days"' not in body
+    finally:
+        nginx.stop()
+
+
+@pytest.mark.redis
 def test_redis_conf_starts_durable_and_noeviction(tmp_path):
     require_redis_server()
     node = start_redis_conf(tmp_path / "alone", free_port())
