@@ -86,7 +86,8 @@ def stats(site_id: str):
         numbers = repr([v for k, v in body.items() if k not in ("as_of", "stale")])
         etag = hashlib.blake2b(numbers.encode(), digest_size=10).hexdigest()
         _ETAGS[site.id] = (body, etag)
-    response = Response(status=304) if request.if_none_match.contains(etag) else jsonify(body)
+    # If-None-Match compares weakly (RFC 9110): behind gzip the browser sends the tag back as W/"...".
+    response = Response(status=304) if request.if_none_match.contains_weak(etag) else jsonify(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=5"
     return response

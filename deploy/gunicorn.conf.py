@@ -133,6 +133,16 @@ class Logger(glogging.Logger):
                 handler.stream.flush()
         return None
 
+    def warning(self, msg, *args, **kwargs):
+        """Warn as gunicorn does, but never with a client's address.
+
+        gunicorn warns about a request it cannot parse with "Invalid request
+        from ip=<address>: ..."; no address of a portal's visitor is logged.
+        """
+        if isinstance(msg, str) and msg.startswith("Invalid request from ip="):
+            msg = re.sub(r"^Invalid request from ip=\S*?:(?= )", "Invalid request:", msg)
+        return super().warning(msg, *args, **kwargs)
+
     def setup(self, cfg):
         """Set up gunicorn's logs, then send the counter's messages to the error log."""
         super().setup(cfg)

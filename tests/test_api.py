@@ -132,6 +132,16 @@ def test_stats_never_counts_and_supports_etag(client):
     assert changed.status_code == 200
 
 
+def test_stats_if_none_match_uses_the_weak_comparison(client):
+    # nginx's gzip turns the ETag weak, and the browser sends W/"..." back: still the same numbers.
+    hit(client, visitor=V1)
+    etag = client.get("/api/v1/sites/demo/stats").headers["ETag"]
+    weak = client.get("/api/v1/sites/demo/stats", headers={"If-None-Match": "W/" + etag})
+    assert weak.status_code == 304
+    listed = client.get("/api/v1/sites/demo/stats", headers={"If-None-Match": f'"other", W/{etag}'})
+    assert listed.status_code == 304
+
+
 def test_without_the_cache_a_hit_through_another_worker_shows_at_once(make_app):
     reader = browser(make_app(COUNTER_STATS_CACHE_MS="0"))
     writer = browser(make_app(COUNTER_STATS_CACHE_MS="0"))

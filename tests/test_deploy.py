@@ -223,6 +223,21 @@ def test_admin_changes_are_in_gunicorns_log(gunicorn_on):
 
 
 @pytest.mark.redis
+def test_a_malformed_request_is_logged_without_the_client_address(gunicorn_on):
+    # gunicorn warns about requests it cannot parse as "Invalid request from ip=<address>".
+    server = gunicorn_on()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5,
+                                  source_address=("127.0.0.6", 0)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+    assert request(server.port, "GET", "/healthz")[0] == 200
+    log = server.stop()
+    clean(log)
+    assert "Invalid request" in log, log  # still said, without saying from whom
+    assert "127.0.0.6" not in log, log
+
+
+@pytest.mark.redis
 def test_bodies_read_ahead_still_reach_the_app_whole(gunicorn_on):
     # gunicorn.conf.py reads every body before the app does: chunked bodies,
     # Expect: 100-continue and bodies over the limit still work as without it.
