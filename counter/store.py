@@ -34,6 +34,7 @@ RATE = "{prefix}:{{{site}}}:rl:{client}:{minute}"
 NEW_VISITS = "{prefix}:{{{site}}}:nv:{client}:{hour}"
 BEATS = "{prefix}:{{{site}}}:hb:{client}:{minute}"
 KEEP = "{prefix}:{{{site}}}:keep:{client}"
+NEW_PAGES = "{prefix}:{{{site}}}:np:{client}:{hour}"
 SALT = "{prefix}:salt:{day}"
 SECRET = "{prefix}:secret"
 PAGES_ALL = "{prefix}:{{{site}}}:pages:all"
@@ -52,6 +53,7 @@ HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
 MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
 RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
+NEW_PAGES_TTL = 3600  # a fixed window of one hour: only the current one is read
 SEEN_GRACE = 60  # seconds `seen` outlives what it holds after a renewal (one a minute while written)
 SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
 SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
@@ -224,7 +226,7 @@ class Store:
                    "MAX_PATHS": self.max_paths}
         # Lifetimes go to Redis as they are: strings, which Redis need not format.
         strings = {"UNIQ_TTL": UNIQ_TTL, "HITS_TTL": HITS_TTL, "MINUTES_TTL": MINUTES_TTL,
-                   "RATE_TTL": RATE_TTL, "NEW_VISITS_TTL": NEW_VISITS_TTL,
+                   "RATE_TTL": RATE_TTL, "NEW_VISITS_TTL": NEW_VISITS_TTL, "NEW_PAGES_TTL": NEW_PAGES_TTL,
                    "SEEN_TTL": (held + SEEN_GRACE) * 1000,
                    "KEEP_TTL": (self.online_window + KEEP_GRACE) * 1000}
         values = [str(int(v)) for v in numbers.values()] + [f"'{int(v)}'" for v in strings.values()]
@@ -308,6 +310,7 @@ class Store:
             self.key(BEATS, site, client=who, minute=minute),
             self.key(BEATS, site, client=who, minute=minute - 1),
             self.key(KEEP, site, client=who),
+            self.key(NEW_PAGES, site, client=who, hour=hour),
         ]
 
     def _hit_args(self, site: str, zone: ZoneInfo, now: float, visitor: str,

@@ -198,6 +198,27 @@ def test_made_up_paths_cannot_grow_the_tables_or_push_real_pages_out(make_app, r
     assert hit(c, real[4])["page"]["pageviews"] == 2
 
 
+def test_an_address_names_at_most_its_rate_limit_of_new_pages_an_hour(make_app, redis, clock):
+    # Else one address could fill the site's names with made-up paths in minutes, for ever.
+    app = make_app(COUNTER_RATE_LIMIT="2", COUNTER_NEW_VISIT_LIMIT="1000000")
+    store, zone = app.extensions["counter"].store, app.extensions["counter"].sites["demo"].zone
+
+    def view(client, path, network=""):
+        clock.advance(31)  # within each client's 2 hits a minute
+        return store.hit("demo", zone, clock.now(), "v-" + client, client, "", path, network).page_views
+
+    assert [view("a", "/1"), view("a", "/2"), view("a", "/3")] == [1, 1, 0]  # the third: "(other)"
+    assert view("a", "/1") == 2  # a named page still counts
+    assert view("b", "/3") == 1  # another address names it
+    clock.advance(3600)
+    assert view("a", "/4") == 1  # and the next hour, the first one again
+    # An IPv6 network names NETWORK_SHARE (8) times as many: 16 of its 9 addresses' 18 new pages.
+    named = [view(f"n{i}", f"/net/{i}/{j}", "net") for i in range(9) for j in range(2)]
+    assert named.count(1) == 16 and named[-2:] == [0, 0]
+    assert pages(browser(app), "?limit=1000")["other"] == 3
+    assert all(0 < redis.ttl(k) <= 3600 for k in redis.scan_iter("*:np:*"))
+
+
 def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, clock):
     hit(client, "/a")  # 25 November 2026, 09:00 in Hanoi
     tables = {k.rsplit(":", 2)[-2] if ":pages:d:" in k or ":pages:m:" in k else "all": k

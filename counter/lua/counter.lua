@@ -13,7 +13,7 @@
 -- which a hit's answer may reuse a count of the HyperLogLog made within the
 -- same second) and MAX_PATHS (the most pages kept per site); and, as strings
 -- because they go to Redis as they are, the lifetimes UNIQ_TTL, HITS_TTL,
--- MINUTES_TTL, RATE_TTL (also the heartbeats') and NEW_VISITS_TTL in seconds,
+-- MINUTES_TTL, RATE_TTL (also the heartbeats'), NEW_VISITS_TTL and NEW_PAGES_TTL in seconds,
 -- SEEN_TTL (of `seen` after a write) and KEEP_TTL (of a client's `keep` set
 -- after a write) in ms. Passed once at load, not in every call's ARGV: each
 -- argument costs the call a Lua string, and each number a conversion. Then
@@ -42,7 +42,8 @@
 -- KEYS[14] hb_old    the same for the previous minute
 -- KEYS[15] keep      zset: visitor hash -> minus the ms it was last kept online by
 --                    this client (see may_keep)
--- KEYS[16..22]       the same seven for the client's network (IPv6 /48), passed
+-- KEYS[16] np        pages this client gave a name in the current hour (see "Pages")
+-- KEYS[17..24]       the same eight for the client's network (IPv6 /48), passed
 --                    only with one
 --
 -- ARGV[1]  mode: read | hit | beat | bot
@@ -166,11 +167,11 @@ end
 -- per minute, heartbeats have their own (a reader's tab sends one a minute),
 -- new visits one per hour. A client keeps at most RATE visitors online:
 -- the visitors it refreshed are in its `keep` set, which never holds more.
--- An IPv6 client's network's keys follow its own: more than 15 keys before the pages'.
+-- An IPv6 client's network's keys follow its own: more than 16 keys before the pages'.
 local page = ARGV[tail + 2]
 local groups = {{base = 9, times = 1}}
-if mode ~= 'read' and #KEYS - (page ~= '' and 6 or 0) > 15 then
-  groups[2] = {base = 16, times = NETWORK_SHARE}
+if mode ~= 'read' and #KEYS - (page ~= '' and 6 or 0) > 16 then
+  groups[2] = {base = 17, times = NETWORK_SHARE}
 end
 
 local function windows(offsets)
@@ -461,7 +462,11 @@ end
 -- A counted hit with a page adds one view to it in the all-time, month and
 -- day tables. A site keeps at most MAX_PATHS pages by name; views of
 -- pages beyond them go to "(other)", so made-up paths cannot grow the tables
--- or push known pages out. Otherwise the page's numbers are only read.
+-- or push known pages out; and a client names at most RATE new pages an hour
+-- (its network NETWORK_SHARE times as many), beyond which its views of pages
+-- new to the site go to "(other)" too, so that one client cannot fill the
+-- names with made-up paths in minutes, for ever. Otherwise the page's
+-- numbers are only read.
 -- Views are stored negated: a table is a small listpack sorted by score and
 -- searched from its head, where the most viewed pages then are (a page
 -- moves on every view: found and put back near the head, not walked past
@@ -469,6 +474,15 @@ end
 -- are answered negated too, and merged from tables of the earlier format
 -- (merge_pages) when a page is new to a table, or summed when only read.
 local OTHER = '(other)'
+
+local function may_name()
+  -- Whether every group may name one more page this hour; if so, count it.
+  for _, g in ipairs(groups) do
+    if (tonumber(redis.call('GET', KEYS[g.base + 7])) or 0) >= RATE * g.times then return false end
+  end
+  for _, g in ipairs(groups) do incr_new(KEYS[g.base + 7], NEW_PAGES_TTL) end
+  return true
+end
 local page_views, page_today = 0, 0
 if page ~= '' then
   local n = #KEYS
@@ -485,7 +499,7 @@ if page ~= '' then
       if named >= MAX_PATHS and redis.call('ZSCORE', p_all, OTHER) then
         named = named - 1
       end
-      if named >= MAX_PATHS then name = OTHER end
+      if named >= MAX_PATHS or not may_name() then name = OTHER end
       views = redis.call('ZINCRBY', p_all, '-1', name)
     end
     if redis.call('ZINCRBY', p_month, '-1', name) == '-1' then
