@@ -46,8 +46,8 @@ def record_hit(counter: Counter, site_id: str, environ: dict) -> dict:
 
 def record_heartbeat(counter: Counter, site_id: str, environ: dict) -> dict:
     """Check and record a heartbeat described by a WSGI environ; return the answer's body."""
-    site, _, visitor = counting_request(site_id, environ, counter.sites)
-    return counter.heartbeat(site, visitor, *client_of(environ))
+    site, body, visitor = counting_request(site_id, environ, counter.sites)
+    return counter.heartbeat(site, visitor, *client_of(environ), check_path(body.get("path")))
 
 
 def _write(record, site_id: str):

@@ -100,7 +100,7 @@ def spec() -> dict:
                 "operationId": "heartbeat", "summary": "Keep a visitor online",
                 "parameters": [SITE_PARAM],
                 "requestBody": {"required": False, "content": beacon},
-                "responses": {"200": _json(_ref("Stats"), "The stats"),
+                "responses": {"200": _json(_ref("HeartbeatResult"), "The stats, and the page's with a path"),
                               **_errors(400, 403, 404, 413, 415, 429, 503)},
             }},
             "/api/v1/sites/{site}/stats": {"get": {
@@ -214,6 +214,8 @@ def spec() -> dict:
                     "type": "object", "required": ["counted", "new_visit"],
                     "properties": {"counted": {"type": "boolean"}, "new_visit": {"type": "boolean"},
                                    "page": PAGE}}]},
+                "HeartbeatResult": {"allOf": [_ref("Stats"),
+                                              {"type": "object", "properties": {"page": PAGE}}]},
                 "Pages": {"type": "object", "required": ["site", "period", "pages", "other"], "properties": {
                     "site": {"type": "string"}, "period": {"type": "string"},
                     "pages": {"type": "array", "items": {

@@ -186,9 +186,14 @@ class Counter:
             body["page"] = {"path": page, "pageviews": counts.page_views, "today": counts.page_today}
         return body
 
-    def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str) -> dict:
-        """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit."""
+    def heartbeat(self, site: Site, visitor: str | None, ip: str, user_agent: str,
+                  path: str | None = None) -> dict:
+        """Keep a visitor online; a bot's heartbeat keeps nobody online but counts against its limit.
+
+        With a path, the answer carries that page's numbers as a hit's does (read, never counted).
+        """
         now = self.clock.now()
+        page = normalise(path) if path is not None else ""
         client, network = self._client(ip)
         if privacy.is_bot(user_agent):
             member = ""
@@ -196,10 +201,12 @@ class Counter:
             salt = self.store.salt(local_date(now, site.zone))
             member = self._member(site, visitor, ip, user_agent, salt)
         try:
-            counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client, network))
+            counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client,
+                                                        network, page))
         finally:
             self.stamps.bump(site.id)
-        return self._remember(site, counts, now)
+        body = self._remember(site, counts, now)
+        return self._with_page(dict(body), page, counts) if page else body
 
     def set_total(self, site: Site, total: int) -> int:
         """Set the all-time total; return the old one."""

@@ -342,9 +342,9 @@ class Store:
         return counted + sum(r[0] == Status.OK for r in self._call(pipe.execute))
 
     def heartbeat(self, site: str, zone: ZoneInfo, now: float, visitor: str,
-                  client: str, network: str = "") -> Counts:
-        """Keep `visitor` online without counting anything ("": a bot's, only limited)."""
-        return self._run(*self._hit_args(site, zone, now, visitor, client, "", "", network, "beat"))
+                  client: str, network: str = "", page: str = "") -> Counts:
+        """Keep `visitor` online, counting nothing ("": a bot's, only limited); read `page` if given."""
+        return self._run(*self._hit_args(site, zone, now, visitor, client, "", page, network, "beat"))
 
     def bot(self, site: str, zone: ZoneInfo, now: float, client: str, page: str = "",
             network: str = "") -> Counts:

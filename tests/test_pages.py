@@ -219,6 +219,24 @@ def test_an_address_names_at_most_its_rate_limit_of_new_pages_an_hour(make_app, 
     assert all(0 < redis.ttl(k) <= 3600 for k in redis.scan_iter("*:np:*"))
 
 
+def test_a_heartbeat_with_a_path_answers_its_page_and_counts_nothing(client, redis):
+    hit(client, "/a/")
+    hit(client, "/a", V2)
+    before = {k: redis.dump(k) for k in redis.scan_iter("*:pages:*")}
+    response = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1, "path": "/a?x=1"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["page"] == {"path": "/a", "pageviews": 2, "today": 2}
+    assert body["pageviews_today"] == 2 and "counted" not in body
+    assert {k: redis.dump(k) for k in redis.scan_iter("*:pages:*")} == before
+    assert "page" not in client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1}).get_json()
+    assert "page" not in client.get("/api/v1/sites/demo/stats").get_json()  # the cached stats stay plain
+    keys = sorted(redis.scan_iter("*"))
+    bad = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1, "path": "/a\u0000"})
+    assert (bad.status_code, bad.get_json()["error"]["code"]) == (400, "invalid_path")
+    assert sorted(redis.scan_iter("*")) == keys
+
+
 def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, clock):
     hit(client, "/a")  # 25 November 2026, 09:00 in Hanoi
     tables = {k.rsplit(":", 2)[-2] if ":pages:d:" in k or ":pages:m:" in k else "all": k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis as redis_py
 from helpers import BROWSER_UA, browser, settings
-from test_browser import Service
+from test_browser import Service, portal, serve  # noqa: F401 - the portal fixture
 from test_browser import browser as chromium  # noqa: F401 - the module's Chromium fixture
 
 from counter import create_app
@@ -45,4 +45,25 @@ def test_a_private_dashboard_opens_with_the_token_and_refreshes(chromium, servic
     expect(page.locator("#online")).to_have_text("1", timeout=5000)
     assert (200, "/api/v1/sites/hidden/online") in answers
     assert not [a for a in answers if a[0] >= 400]
+    context.close()
+
+
+def test_a_private_sites_page_row_refreshes_with_the_heartbeat(chromium, service, portal, clock):  # noqa: F811
+    # The widget is public on a private site too; pages/views is not, so the heartbeat answers the row.
+    serve("/articles/private", '<div id="b" data-visit-counter="hidden" data-lang="en" '
+          'data-fields="page,online"></div>', service)
+    context = chromium.new_context(user_agent=BROWSER_UA)
+    page = context.new_page()
+    answers: list[tuple[int, str]] = []
+    page.on("response", lambda r: answers.append((r.status, r.url.removeprefix(service.url))))
+    page.clock.install()
+    page.goto(f"{portal}/articles/private")
+    expect(page.locator("#b .vc-value").first).to_have_text("1", timeout=10_000)
+    counter_ = service.app.extensions["counter"]
+    counter_.hit(counter_.sites["hidden"], None, None, "192.0.2.7", BROWSER_UA, "/articles/private")
+    clock.advance(60)
+    page.clock.run_for(60_000)
+    expect(page.locator("#b .vc-value")).to_have_text(["2", "2"], timeout=10_000)
+    assert not [a for a in answers if a[0] >= 400]
+    assert not [a for a in answers if "/pages/views" in a[1]]  # one request a minute, not two
     context.close()

@@ -278,9 +278,10 @@
       if (Object.prototype.hasOwnProperty.call(sites, key) && sites[key].state === 1) {
         (function (entry) {
           if (!entry.count) { refresh(entry, RETRIES); return; }
-          request("POST", api(entry) + "/heartbeat", { visitor: visitorId() }, function (status, data) {
-            if (receive(entry, status, data) && status === 200 && entry.wantsPage) { pageViews(entry); }
-          });
+          // With the counted path, the answer brings the page row too (pages/views may be private).
+          var beat = { visitor: visitorId() };
+          if (entry.wantsPage) { beat.path = entry.body.path; }
+          request("POST", api(entry) + "/heartbeat", beat, function (status, data) { receive(entry, status, data); });
         })(sites[key]);
       }
     }
