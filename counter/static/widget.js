@@ -278,7 +278,7 @@
       if (Object.prototype.hasOwnProperty.call(sites, key) && sites[key].state === 1) {
         (function (entry) {
           if (!entry.count) { refresh(entry, RETRIES); return; }
-          // With the counted path, the answer brings the page row too (pages/views may be private).
+          // The counted path: the answer brings the page row too.
           var beat = { visitor: visitorId() };
           if (entry.wantsPage) { beat.path = entry.body.path; }
           request("POST", api(entry) + "/heartbeat", beat, function (status, data) { receive(entry, status, data); });
