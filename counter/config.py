@@ -279,7 +279,7 @@ def from_env(env: dict) -> dict:
             problems.append(f"COUNTER_SITES_FILE: no site in {env['COUNTER_SITES_FILE']}")
         else:
             problems.append("COUNTER_SITES: no site configured")
-    prefix = env.get("COUNTER_KEY_PREFIX", "vc").strip()
+    prefix = env.get("COUNTER_KEY_PREFIX", "").strip() or "vc"
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,32}", prefix):
         problems.append("COUNTER_KEY_PREFIX: 1-32 characters of A-Z, a-z, 0-9, _ . : -")
     url = env.get("REDIS_URL", "").strip() or None

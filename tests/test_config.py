@@ -19,9 +19,10 @@ def test_defaults():
 
 
 def test_an_empty_setting_means_its_default():
-    cfg = from_env({"COUNTER_TIMEZONE": " ", "COUNTER_RATE_LIMIT": "", "COUNTER_ONLINE_WINDOW": ""})
+    cfg = from_env({"COUNTER_TIMEZONE": " ", "COUNTER_RATE_LIMIT": "", "COUNTER_ONLINE_WINDOW": "",
+                    "COUNTER_KEY_PREFIX": ""})
     assert cfg["SITES"]["demo"].timezone == "Asia/Ho_Chi_Minh"
-    assert (cfg["RATE_LIMIT"], cfg["ONLINE_WINDOW"]) == (120, 300)
+    assert (cfg["RATE_LIMIT"], cfg["ONLINE_WINDOW"], cfg["KEY_PREFIX"]) == (120, 300, "vc")
 
 
 def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
