@@ -15,6 +15,7 @@ from .formats import day_row, write_daily_csv, write_pages_csv
 from .service import Counter
 from .web import (
     LEAN_FAILED,
+    check_origin,
     check_path,
     client_of,
     counter,
@@ -161,6 +162,7 @@ def sites():
 def set_total(site_id: str, who: str):
     """Set the all-time total (admin)."""
     site = find_site(site_id)
+    check_origin(site, request.headers.get("Origin"))
     total = whole_number(json_body(required=True), "total")
     old = counter().set_total(site, total)
     log.info("admin %s set total site=%s old=%d new=%d", who, site.id, old, total)
@@ -172,6 +174,7 @@ def set_total(site_id: str, who: str):
 def set_day(site_id: str, day: str, who: str):
     """Set one past day's visits and page views (admin)."""
     site = find_site(site_id)
+    check_origin(site, request.headers.get("Origin"))
     when = parse_date(day, "date")
     if when > counter().today(site):
         raise ApiError(400, "invalid_date", "Only today or a past day can be set.")

@@ -29,8 +29,8 @@ def answer_headers(environ: dict, site: Site | None) -> list[tuple[str, str]]:
     if not environ.get("PATH_INFO", "").lstrip("/").startswith("api/"):
         return [NOSNIFF]
     method = environ.get("REQUEST_METHOD")
-    writing = method == "POST" or (
-        method == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "GET") == "POST")
+    writing = method in ("POST", "PUT") or (
+        method == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "GET") in ("POST", "PUT"))
     return [NOSNIFF, *api_headers(writing, environ.get("HTTP_ORIGIN"), site)]
 
 

@@ -85,6 +85,20 @@ def test_a_refused_origin_gets_no_allow_origin_header_at_all(c):
     assert read.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_admin_writes_from_a_foreign_origin_are_refused_too(c):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for url, body in (("/api/v1/sites/demo/total", {"total": 5}),
+                      ("/api/v1/sites/demo/daily/2026-11-20", {"visits": 5})):
+        bad = c.put(url, json=body, headers={"Origin": EVIL, **auth})
+        assert bad.status_code == 403 and bad.get_json()["error"]["code"] == "origin_not_allowed"
+        assert "Access-Control-Allow-Origin" not in bad.headers
+        assert c.put(url, json=body, headers={"Origin": PORTAL, **auth}).status_code == 200
+    other_site = c.put("/api/v1/sites/open/total", json={"total": 7}, headers={"Origin": EVIL, **auth})
+    assert other_site.status_code == 200  # it lists no origins
+    assert c.put("/api/v1/sites/demo/total", json={"total": 9}, headers=auth).status_code == 200  # no browser
+    assert c.get("/api/v1/sites/demo/stats").get_json()["total"] == 9
+
+
 # -- private sites --------------------------------------------------------------------------
 
 PRIVATE = ["/api/v1/sites/hidden/daily", "/api/v1/sites/hidden/online", "/dashboard/hidden"]
