@@ -165,7 +165,8 @@ def test_a_black_holed_redis_answers_within_a_second():
 
 @pytest.mark.redis
 def test_a_paused_redis_gives_stale_stats_and_a_retried_hit_counts_once(real_redis):
-    redis_py.Redis.from_url(real_redis.url).flushall()
+    with redis_py.Redis.from_url(real_redis.url) as plain:
+        plain.flushall()
     app = app_on(real_redis.url)
     c = app.test_client()
     c.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
@@ -173,7 +174,8 @@ def test_a_paused_redis_gives_stale_stats_and_a_retried_hit_counts_once(real_red
     assert c.get("/api/v1/sites/demo/stats").get_json()["total"] == 1
 
     # Redis accepts and then sits on every command for two seconds.
-    redis_py.Redis.from_url(real_redis.url).client_pause(2000, all=True)
+    with redis_py.Redis.from_url(real_redis.url) as plain:
+        plain.client_pause(2000, all=True)
     started = time.monotonic()
     hit = c.post("/api/v1/sites/demo/hits", json={"visitor": "b" * 16, "hit": "retry-0001"})
     assert hit.status_code == 503
@@ -188,6 +190,7 @@ def test_a_paused_redis_gives_stale_stats_and_a_retried_hit_counts_once(real_red
         assert retry.status_code == 200
         assert retry.get_json()["total"] == 2
     assert retry.get_json()["counted"] is False
+    app.extensions["counter"].store.client.close()  # its sockets, or their warnings outlive the test
 
 
 @pytest.mark.redis
