@@ -88,6 +88,18 @@ def test_bots_are_rate_limited_like_any_other_client(make_app):
     assert hit(browser(c.application, "203.0.113.9"), "reader-elsewhere-01").status_code == 200
 
 
+def test_repeated_hit_ids_share_the_hit_budget(make_app):
+    # Each repeat still runs the hit's script: unlimited, one address could keep Redis busy.
+    c = browser(make_app(COUNTER_RATE_LIMIT="5"))
+    body = {"visitor": "reader-repeating-01", "hit": "load-0001"}
+    answers = [c.post("/api/v1/sites/demo/hits", json=body) for _ in range(8)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 3
+    assert [a.get_json().get("counted") for a in answers[:5]] == [True] + [False] * 4
+    assert stats(c)["pageviews_today"] == 1
+    assert c.post("/api/v1/sites/demo/hits", json=body,
+                  environ_base={"REMOTE_ADDR": "203.0.113.9"}).get_json()["counted"] is False
+
+
 def test_heartbeats_are_rate_limited_per_address(make_app, clock):
     c = browser(make_app(COUNTER_RATE_LIMIT="5"))
     assert hit(c, "reader-000000000001").status_code == 200

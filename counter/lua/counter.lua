@@ -266,16 +266,19 @@ if mode == 'hit' then
     redis.call('SREM', KEYS[7], hit)  -- seen yesterday (UTC): kept in yesterday's set only
     duplicate = true
   end
+  -- The hit limit's windows and the new-visit limit's, in one call. A repeat
+  -- counts against the hit limit too: it still costs this call.
+  local counts = windows({0, 2})
+  local wait = over_limit(counts, 1, 60000, RATE)
   if duplicate then
+    if wait then return {2, 0, wait} end  -- the id stays as it was
+    count_in(0, RATE_TTL)
     status = 1
   else
     local function refuse(answer)
       if hit ~= '' then redis.call('SREM', KEYS[7], hit) end
       return answer
     end
-    -- The hit limit's windows and the new-visit limit's, in one call.
-    local counts = windows({0, 2})
-    local wait = over_limit(counts, 1, 60000, RATE)
     if wait then
       return refuse({2, 0, wait})
     end
