@@ -111,6 +111,23 @@ def _int(env: dict, name: str, default: int, minimum: int = 0, maximum: int | No
     return value
 
 
+def _bind(env: dict) -> str:
+    """Check COUNTER_BIND as gunicorn reads it: `host:port`, `[v6]:port`, `host` (port 8000), `unix:PATH`."""
+    value = env.get("COUNTER_BIND", "").strip() or "127.0.0.1:8000"
+    if value.startswith(("unix:", "fd://")):
+        return value
+    host, port = value, "8000"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            port = rest[1:] if rest.startswith(":") else ""
+    elif ":" in value:
+        host, _, port = value.rpartition(":")
+    if not host or not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"COUNTER_BIND must be host:port (port 1-65535) or unix:PATH, not {value!r}")
+    return value
+
+
 def _zone(name: str, value: str) -> str:
     """Check that `value` is an IANA time zone."""
     try:
@@ -304,6 +321,9 @@ def from_env(env: dict) -> dict:
         "STATS_CACHE_MS": check(_int, env, "COUNTER_STATS_CACHE_MS", 500, 0, 5000),
         # Requests each gunicorn worker runs at once (deploy/gunicorn.conf.py); 0 would serve none.
         "CONNECTIONS": check(_int, env, "COUNTER_CONNECTIONS", 100, 1),
+        # gunicorn's own (deploy/gunicorn.conf.py): 0 workers would serve nothing, a bad port crash.
+        "WORKERS": check(_int, env, "WEB_CONCURRENCY", 2, 1),
+        "BIND": check(_bind, env),
         # The embedded store's directory (REDIS_URL unset), relative to the working directory.
         "DATA_DIR": check(_data_dir, env, url is None, fallback="var"),
     }

@@ -30,11 +30,15 @@ from gunicorn.http import wsgi  # noqa: E402
 from gunicorn.http.body import LengthReader  # noqa: E402
 from gunicorn.http.errors import NoMoreData  # noqa: E402
 
-bind = os.environ.get("COUNTER_BIND", "127.0.0.1:8000")
+bind = os.environ.get("COUNTER_BIND", "").strip() or "127.0.0.1:8000"
 # Chosen with `make bench` (README "Performance"): gevent workers serve more
 # hits than gthread or sync on two cores and hold the p99 of paced hits
 # lowest (one thread per worker: no GIL hand-offs between request threads).
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# A bad value (or 0) is refused by on_starting, named with every other bad setting.
+try:
+    workers = max(1, int(os.environ.get("WEB_CONCURRENCY", "").strip() or "2"))
+except ValueError:
+    workers = 2
 worker_class = "gevent"
 # Connections a worker holds open at once. A held connection is a greenlet and
 # a socket (a few KB), not a request slot: slow or idle clients wait here

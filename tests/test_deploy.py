@@ -162,6 +162,19 @@ def test_a_bad_connections_setting_stops_the_master_with_the_others(tmp_path, re
 
 
 @pytest.mark.redis
+def test_no_workers_or_a_bad_bind_stops_the_master_with_one_message(tmp_path, real_redis):
+    # Both are read by gunicorn itself: 0 workers would run a master that serves nothing, and a
+    # bad port a traceback with status 1, which the systemd unit restarts for ever.
+    for name, env in (("workers", {"WEB_CONCURRENCY": "0"}), ("bind", {"COUNTER_BIND": "127.0.0.1:80000"})):
+        result = Gunicorn(tmp_path / name, {"REDIS_URL": real_redis.url, **env}).run(timeout=15)
+        output = result.stdout + result.stderr
+        assert result.returncode == 78, output
+        errors = [line for line in output.splitlines() if "[ERROR]" in line]
+        assert len(errors) == 1 and next(iter(env)) in errors[0], output
+        assert "Traceback" not in output and "Booting worker" not in output
+
+
+@pytest.mark.redis
 def test_an_evicting_redis_stops_the_master(tmp_path):
     require_redis_server()
     lru = RedisServer(tmp_path / "redis", "--maxmemory-policy", "allkeys-lru").start()
