@@ -26,6 +26,7 @@ import types  # noqa: E402
 import gevent  # noqa: E402
 from gevent.lock import BoundedSemaphore  # noqa: E402
 from gunicorn import glogging  # noqa: E402
+from gunicorn.arbiter import Arbiter  # noqa: E402
 from gunicorn.http import wsgi  # noqa: E402
 from gunicorn.http.body import LengthReader  # noqa: E402
 from gunicorn.http.errors import NoMoreData  # noqa: E402
@@ -269,6 +270,29 @@ def on_starting(server):
         create_app()
     except ConfigError as exc:
         _refuse(server, exc)
+
+
+def _checked_reload(arbiter) -> None:
+    """Reload (HUP: `systemctl reload counter`) only when the settings pass, else keep serving.
+
+    A reload re-reads the sites file in every new worker, without on_starting.
+    A worker that refuses it fails its boot, and gunicorn's master then halts,
+    taking the whole service down on a typo; the settings are checked first instead.
+    """
+    from counter.config import ConfigError, from_env
+
+    try:
+        from_env(dict(os.environ))
+    except ConfigError as exc:
+        arbiter.log.error("reload refused, still serving with the settings it had: %s", exc)
+        return
+    _ARBITER_HUP(arbiter)
+
+
+# The conf file runs again on every reload: wrap gunicorn's own handler only once.
+_ARBITER_HUP = getattr(Arbiter, "counter_hup", Arbiter.handle_hup)
+Arbiter.counter_hup = _ARBITER_HUP
+Arbiter.handle_hup = _checked_reload
 
 
 def _refuse(server, exc) -> None:

@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -172,6 +173,36 @@ def test_no_workers_or_a_bad_bind_stops_the_master_with_one_message(tmp_path, re
         errors = [line for line in output.splitlines() if "[ERROR]" in line]
         assert len(errors) == 1 and next(iter(env)) in errors[0], output
         assert "Traceback" not in output and "Booting worker" not in output
+
+
+@pytest.mark.redis
+def test_a_reload_with_a_bad_sites_file_keeps_serving_with_the_old_settings(tmp_path, gunicorn_on):
+    # `systemctl reload counter` is a HUP: with the new workers refusing the file, gunicorn's
+    # master would halt ("Worker failed to boot", a traceback), and the whole service with it.
+    sites = tmp_path / "sites.toml"
+    sites.write_text("[demo]\n")
+    server = gunicorn_on(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="")
+    time.sleep(2)  # one worker answered; let the other read the file too before it breaks
+    sites.write_text('[demo]\nnmae = "Demo"\n')
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reload refused" not in server.log.read_text():
+        assert server.proc.poll() is None, server.log.read_text()
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.1)
+    time.sleep(1)  # long enough for any new worker to have failed its boot
+    assert server.proc.poll() is None, server.log.read_text()
+    assert request(server.port, *HIT)[0] == 200
+    sites.write_text("[demo]\n[hue]\n")
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while request(server.port, "GET", "/api/v1/sites/hue/stats")[0] != 200:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.2)
+    output = server.stop()
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and "COUNTER_SITES_FILE" in errors[0] and "name" in errors[0], output
+    clean(output)
 
 
 @pytest.mark.redis
