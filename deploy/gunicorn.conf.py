@@ -270,6 +270,19 @@ def on_starting(server):
         create_app()
     except ConfigError as exc:
         _refuse(server, exc)
+    _forget_counter()
+
+
+def _forget_counter() -> None:
+    """Drop the master's copy of the counter's modules, imported for its checks.
+
+    Workers are forked from the master: with the modules still loaded, a
+    reload after an upgrade would start new workers on the old code.
+    prometheus_client goes too: its registry holds the old modules' metrics,
+    which the new ones could not register again.
+    """
+    for name in [n for n in sys.modules if n.split(".")[0] in ("counter", "prometheus_client")]:
+        del sys.modules[name]
 
 
 def _checked_reload(arbiter) -> None:
@@ -286,6 +299,8 @@ def _checked_reload(arbiter) -> None:
     except ConfigError as exc:
         arbiter.log.error("reload refused, still serving with the settings it had: %s", exc)
         return
+    finally:
+        _forget_counter()
     _ARBITER_HUP(arbiter)
 
 

@@ -77,8 +77,9 @@ def stop_process(proc: subprocess.Popen | None, sig: int, grace: float) -> None:
 class Gunicorn:
     """gunicorn with deploy/gunicorn.conf.py, as the systemd unit starts it."""
 
-    def __init__(self, workdir: Path, env: dict, python: str = sys.executable) -> None:
-        """Choose a port; `env` adds to a clean environment (PATH, HOME and LANG kept)."""
+    def __init__(self, workdir: Path, env: dict, python: str = sys.executable, root: Path = ROOT) -> None:
+        """Choose a port; `env` adds to a clean environment (PATH, HOME and LANG kept); serve `root`."""
+        self.root = root
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -89,6 +90,10 @@ class Gunicorn:
         self.gunicorn = str(Path(python).parent / "gunicorn")
         self.proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        """Return gunicorn's command line, as the systemd unit's."""
+        return [self.gunicorn, "-c", str(self.root / "deploy" / "gunicorn.conf.py"), "wsgi:app"]
+
     def use_port(self, port: int) -> None:
         """Listen on `port` from the next start on."""
         self.port = port
@@ -96,8 +101,8 @@ class Gunicorn:
 
     def run(self, timeout: float = 30) -> subprocess.CompletedProcess:
         """Run gunicorn until it exits by itself (a start-up refusal), with its output."""
-        return subprocess.run([self.gunicorn, "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(self.command(), cwd=self.root, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
 
     def start(self, attempts: int = 3) -> Gunicorn:
         """Start gunicorn and wait until it answers.
@@ -112,8 +117,8 @@ class Gunicorn:
                 self.use_port(free_port())
             with open(self.log, "wb") as out:
                 self.proc = subprocess.Popen(
-                    [self.gunicorn, "-c", str(DEPLOY / "gunicorn.conf.py"), "wsgi:app"],
-                    cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+                    self.command(),
+                    cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT)
             if self._bound():
                 # Only now: before, whatever holds the port could answer for it.
                 wait_until_answers(self.port, proc=self.proc, log=self.log)

@@ -206,6 +206,28 @@ def test_a_reload_with_a_bad_sites_file_keeps_serving_with_the_old_settings(tmp_
 
 
 @pytest.mark.redis
+def test_a_reload_serves_the_new_code(tmp_path, real_redis):
+    # An upgrade is a new checkout and `systemctl reload counter`. The master imports the
+    # counter for its start-up checks; workers forked from it must not keep that old copy.
+    root = tmp_path / "checkout"
+    for name in ("counter", "deploy"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "wsgi.py", root / "wsgi.py")
+    server = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": real_redis.url}, root=root).start()
+    try:
+        assert json.loads(request(server.port, "GET", "/healthz")[2]) == {"status": "ok"}
+        ops = root / "counter" / "ops.py"
+        ops.write_text(ops.read_text().replace('jsonify(status="ok")', 'jsonify(status="ok", version=2)'))
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while json.loads(request(server.port, "GET", "/healthz")[2]).get("version") != 2:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.2)
+    finally:
+        clean(server.stop())
+
+
+@pytest.mark.redis
 def test_an_evicting_redis_stops_the_master(tmp_path):
     require_redis_server()
     lru = RedisServer(tmp_path / "redis", "--maxmemory-policy", "allkeys-lru").start()
