@@ -18,6 +18,7 @@ import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -259,6 +260,7 @@ def on_starting(server):
         settings = from_env(dict(os.environ))
     except ConfigError as exc:
         _refuse(server, exc)
+    _pin_sites_file(os.environ.get("COUNTER_SITES_FILE"))
     if not settings["REDIS_URL"]:
         from counter import embedded
 
@@ -294,14 +296,37 @@ def _checked_reload(arbiter) -> None:
     """
     from counter.config import ConfigError, from_env
 
+    given = getattr(Arbiter, "counter_sites_file", None)
+    pinned = os.environ.get("COUNTER_SITES_FILE")
+    if given:
+        os.environ["COUNTER_SITES_FILE"] = given  # the operator's file, as edited since
     try:
         from_env(dict(os.environ))
     except ConfigError as exc:
+        if given:
+            os.environ["COUNTER_SITES_FILE"] = pinned
         arbiter.log.error("reload refused, still serving with the settings it had: %s", exc)
         return
     finally:
         _forget_counter()
+    _pin_sites_file(given)
     _ARBITER_HUP(arbiter)
+
+
+def _pin_sites_file(given: str | None) -> None:
+    """Point the workers at a copy of the sites file as the master has just checked it.
+
+    Workers read the file as they boot. One restarted (killed, crashed) after
+    an edit not yet reloaded would read the edit, and on a refused file fail
+    its boot, which halts gunicorn's master and the whole service. The copy
+    lives beside the workers' metrics; a reload checks the operator's file again.
+    """
+    Arbiter.counter_sites_file = given
+    if given:
+        pinned = os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "sites.checked.toml")
+        shutil.copyfile(given, pinned + ".new")
+        os.replace(pinned + ".new", pinned)
+        os.environ["COUNTER_SITES_FILE"] = pinned
 
 
 # The conf file runs again on every reload: wrap gunicorn's own handler only once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -203,6 +204,28 @@ def test_a_reload_with_a_bad_sites_file_keeps_serving_with_the_old_settings(tmp_
     errors = [line for line in output.splitlines() if "[ERROR]" in line]
     assert len(errors) == 1 and "COUNTER_SITES_FILE" in errors[0] and "name" in errors[0], output
     clean(output)
+
+
+@pytest.mark.redis
+def test_a_worker_restarted_after_an_edit_not_yet_reloaded_keeps_the_checked_sites(tmp_path, gunicorn_on):
+    # The file is edited in place, a typo in it, and a worker dies (killed, crashed) before
+    # any reload: its replacement must boot on the file as checked, not halt the master.
+    sites = tmp_path / "sites.toml"
+    sites.write_text("[demo]\n")
+    server = gunicorn_on(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="")
+    time.sleep(2)  # both workers have read the file
+    sites.write_text('[demo]\nnmae = "Demo"\n')
+    workers = [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", server.log.read_text())]
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while len(re.findall(r"Booting worker", server.log.read_text())) < 3:
+        assert server.proc.poll() is None and time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.1)
+    time.sleep(2)
+    assert server.proc.poll() is None, server.log.read_text()
+    for _ in range(4):
+        assert request(server.port, *HIT)[0] == 200
+    assert "Traceback" not in server.stop()
 
 
 @pytest.mark.redis
