@@ -67,7 +67,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def store_unavailable(exc: StoreUnavailable):
-        log.warning("store unavailable: %s", exc)
+        if not exc.logged:  # a connection failure is logged by the transport, once per outage
+            log.warning("store unavailable: %s", exc)
         return error_response(503, "store_unavailable",
                               "The counter store is not answering; try again shortly.",
                               {"Retry-After": "1"})

@@ -6,6 +6,7 @@ What is stored, and under which keys, is counter/store.py's business.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -25,10 +26,16 @@ from .telemetry import BREAKER, REDIS_ERRORS
 
 TIMEOUT = 0.5  # seconds for any Redis call: a hit must answer within 1 s
 BREAKER_COOLDOWN = 1.0  # seconds a failed store is left alone
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
     """Redis did not answer, answered with an error, or the breaker is open."""
+
+    def __init__(self, message: str, logged: bool = False) -> None:
+        """Keep the message, and whether the outage it belongs to is already in the log."""
+        super().__init__(message)
+        self.logged = logged
 
 
 def connect(target: RedisTarget, timeout: float = TIMEOUT):
@@ -132,6 +139,7 @@ class Transport:
         self._scripts: dict[str, Script | ScriptCall] = {}
         self._lock = threading.Lock()
         self._open_until = 0.0
+        self._down_since: float | None = None  # when connection failures began, until a call succeeds
 
     @property
     def client(self):
@@ -151,15 +159,12 @@ class Transport:
                 if self._pid != os.getpid():
                     if self.breaker_open:
                         REDIS_ERRORS.inc()
-                        raise StoreUnavailable("the counter store is unavailable")
+                        raise StoreUnavailable("the counter store is unavailable", logged=True)
                     try:
                         self._client = connect(self.target, self.timeout)
                     except RedisClusterException as exc:
                         # A cluster client asks its nodes for the slots as it opens; none answered.
-                        self._open_until = time.monotonic() + BREAKER_COOLDOWN
-                        BREAKER.set(1)
-                        REDIS_ERRORS.inc()
-                        raise StoreUnavailable(str(exc)) from exc
+                        raise self._unreachable(exc) from exc
                     # A cluster routes each call by its keys' slot: redis-py's own path there.
                     handle = (self._client.register_script if isinstance(self._client, RedisCluster)
                               else lambda source: ScriptCall(self._client, source))
@@ -176,24 +181,38 @@ class Transport:
         """
         if self.breaker_open:
             REDIS_ERRORS.inc()
-            raise StoreUnavailable("the counter store is unavailable")
+            raise StoreUnavailable("the counter store is unavailable", logged=True)
         try:
             result = fn(*args)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             for script in self._scripts.values():
                 if isinstance(script, ScriptCall):
                     script.drop_idle()
-            self._open_until = time.monotonic() + BREAKER_COOLDOWN
-            BREAKER.set(1)
-            REDIS_ERRORS.inc()
-            raise StoreUnavailable(str(exc)) from exc
+            raise self._unreachable(exc) from exc
         except redis.RedisError as exc:
             REDIS_ERRORS.inc()
             raise StoreUnavailable(str(exc)) from exc
         if self._open_until:
             self._open_until = 0.0
             BREAKER.set(0)
+        if self._down_since is not None:
+            log.info("store available again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
         return result
+
+    def _unreachable(self, exc: Exception) -> StoreUnavailable:
+        """Open the breaker after a connection failure; return the error to raise.
+
+        The log says so once as an outage begins (and once as it ends, in
+        `call`), not once per refused request.
+        """
+        self._open_until = time.monotonic() + BREAKER_COOLDOWN
+        BREAKER.set(1)
+        REDIS_ERRORS.inc()
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning("store unavailable: %s (tried again every %.0f s)", exc, BREAKER_COOLDOWN)
+        return StoreUnavailable(str(exc), logged=True)
 
     @property
     def breaker_open(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -223,5 +224,33 @@ def test_after_a_redis_restart_one_failed_call_clears_every_stale_connection(tmp
             statuses.append(c.post("/api/v1/sites/demo/hits", json={"visitor": "b" * 16}).status_code)
             statuses.append(c.get("/api/v1/sites/demo/daily").status_code)
         assert statuses == [200] * 10, str(statuses)
+    finally:
+        server.stop()
+
+
+@pytest.mark.redis
+def test_an_outage_is_logged_once_as_it_begins_and_once_as_it_ends(tmp_path, caplog):
+    # A line per refused request would flood the journal with thousands a second.
+    require_redis_server()
+    server = RedisServer(tmp_path).start()
+    try:
+        app = app_on(server.url)
+        c = app.test_client()
+        c.environ_base["HTTP_USER_AGENT"] = BROWSER_UA
+        assert c.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16}).status_code == 200
+        server.stop(kill=True)
+        caplog.set_level(logging.INFO)
+        for _ in range(2):  # a second try, once the breaker lets one through
+            assert [c.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16}).status_code
+                    for _ in range(20)] == [503] * 20
+            time.sleep(BREAKER_COOLDOWN + 0.1)
+        server.start()
+        assert c.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16}).status_code == 200
+        assert c.post("/api/v1/sites/demo/hits", json={"visitor": "a" * 16}).status_code == 200
+        lines = [(r.levelname, r.getMessage()) for r in caplog.records if "store" in r.getMessage()]
+        assert [level for level, _ in lines] == ["WARNING", "INFO"], lines
+        assert lines[0][1].startswith("store unavailable: ") and "Connection" in lines[0][1]
+        assert lines[1][1].startswith("store available again after ")
+        app.extensions["counter"].store.client.close()
     finally:
         server.stop()
