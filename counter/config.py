@@ -122,7 +122,8 @@ def _bind(env: dict) -> str:
         if rest:
             port = rest[1:] if rest.startswith(":") else ""
     elif ":" in value:
-        host, _, port = value.rpartition(":")
+        # gunicorn splits at the first colon: an IPv6 address needs its brackets.
+        host, _, port = value.partition(":")
     if not host or not (port.isdigit() and 0 < int(port) < 65536):
         raise ConfigError(f"COUNTER_BIND must be host:port (port 1-65535) or unix:PATH, not {value!r}")
     return value

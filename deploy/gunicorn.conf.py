@@ -329,6 +329,18 @@ def _pin_sites_file(given: str | None) -> None:
         os.environ["COUNTER_SITES_FILE"] = pinned
 
 
+def pre_exec(server):
+    """Start the new master of a USR2 on the operator's sites file, not on the workers' copy.
+
+    It starts from the environment of the last reload, which holds the copy
+    (_pin_sites_file): it would then check and reload that copy for ever,
+    never the operator's edits.
+    """
+    given = getattr(Arbiter, "counter_sites_file", None)
+    if given:
+        server.cfg.env_orig["COUNTER_SITES_FILE"] = given
+
+
 # The conf file runs again on every reload: wrap gunicorn's own handler only once.
 _ARBITER_HUP = getattr(Arbiter, "counter_hup", Arbiter.handle_hup)
 Arbiter.counter_hup = _ARBITER_HUP

@@ -61,6 +61,8 @@ def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
     ({"COUNTER_BIND": "127.0.0.1:99999"}, "COUNTER_BIND"),
     ({"COUNTER_BIND": "127.0.0.1:http"}, "COUNTER_BIND"),
     ({"COUNTER_BIND": ":8000"}, "COUNTER_BIND"),
+    ({"COUNTER_BIND": "::1"}, "COUNTER_BIND"),
+    ({"COUNTER_BIND": "2001:db8::1:8000"}, "COUNTER_BIND"),
     ({"COUNTER_SITES": "good,Bad"}, "COUNTER_SITES"),
     ({"COUNTER_SITES": "{demo}"}, "COUNTER_SITES"),
     ({"COUNTER_SITES": ""}, "COUNTER_SITES"),

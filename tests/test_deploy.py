@@ -229,6 +229,43 @@ def test_a_worker_restarted_after_an_edit_not_yet_reloaded_keeps_the_checked_sit
 
 
 @pytest.mark.redis
+def test_a_master_started_by_usr2_after_a_reload_still_checks_the_operators_sites_file(tmp_path, gunicorn_on):
+    # USR2 (a new master for a new gunicorn or Python) starts from the environment of the last
+    # reload, where COUNTER_SITES_FILE is the workers' checked copy: the new master must still
+    # check, and reload, the operator's file.
+    sites = tmp_path / "sites.toml"
+    sites.write_text("[demo]\n")
+    server = gunicorn_on(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="")
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while len(re.findall(r"Booting worker", server.log.read_text())) < 4:
+        assert server.proc.poll() is None and time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.1)
+    server.proc.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 15
+    while len(re.findall(r"Booting worker", server.log.read_text())) < 6:
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.1)
+    log = server.log.read_text()
+    masters = [int(pid) for pid in re.findall(r"\[(\d+)\] \[INFO\] Starting gunicorn", log)]
+    assert len(masters) == 2 and masters[0] == server.proc.pid, server.log.read_text()
+    try:
+        sites.write_text('[demo]\nnmae = "Demo"\n')
+        os.kill(masters[1], signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while f"[{masters[1]}] [ERROR] reload refused" not in server.log.read_text():
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+    finally:
+        os.kill(masters[1], signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while (f"[{masters[1]}] [INFO] Shutting down" not in server.log.read_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+    assert "Traceback" not in server.stop()
+
+
+@pytest.mark.redis
 def test_a_reload_serves_the_new_code(tmp_path, real_redis):
     # An upgrade is a new checkout and `systemctl reload counter`. The master imports the
     # counter for its start-up checks; workers forked from it must not keep that old copy.
