@@ -116,15 +116,15 @@ def _bind(env: dict) -> str:
     value = env.get("COUNTER_BIND", "").strip() or "127.0.0.1:8000"
     if value.startswith(("unix:", "fd://")):
         return value
-    host, port = value, "8000"
+    port = "8000"  # no port: gunicorn's; no host (":8000"): every interface
     if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
+        rest = value.partition("]")[2]
         if rest:
             port = rest[1:] if rest.startswith(":") else ""
     elif ":" in value:
         # gunicorn splits at the first colon: an IPv6 address needs its brackets.
-        host, _, port = value.partition(":")
-    if not host or not (port.isdigit() and 0 < int(port) < 65536):
+        port = value.partition(":")[2]
+    if not (port.isdigit() and 0 < int(port) < 65536):
         raise ConfigError(f"COUNTER_BIND must be host:port (port 1-65535) or unix:PATH, not {value!r}")
     return value
 

@@ -14,6 +14,7 @@ def test_defaults():
     assert (cfg["ONLINE_WINDOW"], cfg["VISIT_TIMEOUT"]) == (300, 1800)
     assert (cfg["RATE_LIMIT"], cfg["NEW_VISIT_LIMIT"], cfg["TRUSTED_PROXIES"]) == (120, 100, 0)
     assert cfg["ADMIN_TOKEN"] is None and cfg["REDIS_URL"] is None and cfg["KEY_PREFIX"] == "vc"
+    assert cfg["BIND"] == "127.0.0.1:8000"
     assert cfg["STATS_CACHE_MS"] == 500
     assert cfg["MAX_PATHS"] == 10000
 
@@ -60,7 +61,6 @@ def test_sites_file_gives_names_origins_zones_and_languages(tmp_path):
     ({"WEB_CONCURRENCY": "-2"}, "WEB_CONCURRENCY"),
     ({"COUNTER_BIND": "127.0.0.1:99999"}, "COUNTER_BIND"),
     ({"COUNTER_BIND": "127.0.0.1:http"}, "COUNTER_BIND"),
-    ({"COUNTER_BIND": ":8000"}, "COUNTER_BIND"),
     ({"COUNTER_BIND": "::1"}, "COUNTER_BIND"),
     ({"COUNTER_BIND": "2001:db8::1:8000"}, "COUNTER_BIND"),
     ({"COUNTER_SITES": "good,Bad"}, "COUNTER_SITES"),
@@ -214,3 +214,10 @@ def test_a_site_with_origins_allows_only_its_own(origin, allowed):
     site = Site("demo", "Demo", "Asia/Ho_Chi_Minh", origins=("https://portal.gov.vn",))
     assert site.allows(origin) is allowed
     assert Site("open", "Open", "Asia/Ho_Chi_Minh").allows(origin) is True
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8000", ":8000", "[::1]:8000", "[::]:80", "localhost",
+                                  "unix:/run/c.sock"])
+def test_every_bind_gunicorn_reads_is_accepted(bind):
+    # ":8000" is every interface to gunicorn, as "0.0.0.0:8000".
+    assert from_env({"COUNTER_BIND": bind})["BIND"] == bind
