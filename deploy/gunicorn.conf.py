@@ -31,6 +31,7 @@ from gunicorn.arbiter import Arbiter  # noqa: E402
 from gunicorn.http import wsgi  # noqa: E402
 from gunicorn.http.body import LengthReader  # noqa: E402
 from gunicorn.http.errors import NoMoreData  # noqa: E402
+from gunicorn.http.message import Request  # noqa: E402
 
 bind = os.environ.get("COUNTER_BIND", "").strip() or "127.0.0.1:8000"
 # Chosen with `make bench` (README "Performance"): gevent workers serve more
@@ -69,6 +70,10 @@ SEND_DEADLINE = 10
 # connections; the app refuses anything over 4 KiB, so it never reads further,
 # and a longer body's connection is closed once answered, never read to its end.
 BODY_READ_AHEAD = 8 * 1024
+# The most a request's headers may take, as nginx's own bound (large_client_header_buffers
+# 4 8k): gunicorn's is 100 fields of 8 KB, and it copies and scans the whole head read so
+# far at every read, so an 800 KB head cost a worker 64-200 ms of CPU. Past it: 431.
+HEAD_LIMIT = 32 * 1024
 # A keep-alive connection's greenlet yields to the others after this many requests (post_request).
 YIELD_EVERY = 2
 # Redis calls time out after 0.5 s, so a request never comes near this.
@@ -234,6 +239,9 @@ class OneWriteResponse(wsgi.Response):
         sock.sendall(head[0] + arg)
         return None
 
+
+# gunicorn sets this bound from its field limits as it starts each request; it is kept at HEAD_LIMIT.
+Request.max_buffer_headers = property(lambda self: HEAD_LIMIT, lambda self, value: None)
 
 # gunicorn builds each HTTP/1 response from this name (HTTP/2 passes its own class).
 wsgi.Response = OneWriteResponse
