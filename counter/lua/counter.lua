@@ -465,7 +465,7 @@ end
 -- A counted hit with a page adds one view to it in the all-time, month and
 -- day tables. A site keeps at most MAX_PATHS pages by name; views of
 -- pages beyond them go to "(other)", so made-up paths cannot grow the tables
--- or push known pages out; and a client names at most RATE new pages an hour
+-- or push known pages out; and a client names at most RATE new pages a clock hour
 -- (its network NETWORK_SHARE times as many), beyond which its views of pages
 -- new to the site go to "(other)" too, so that one client cannot fill the
 -- names with made-up paths in minutes, for ever. Otherwise the page's
