@@ -162,7 +162,7 @@ class Counter:
                 HIT_RESULTS.labels(site.id, "bot").inc()
                 return self._with_page(dict(self._remember(site, counts, now), counted=False,
                                             new_visit=False), page, counts)
-            salt = self.store.salt(local_date(now, site.zone))
+            salt = self.store.salt(local_date(now, site.zone), now)
             member = self._member(site, visitor, ip, user_agent, salt)
             hit_key = privacy.hit_hash(site.id, hit) if hit else ""
             counts = self._limited(self.store.hit(site.id, site.zone, now, member, client,
@@ -198,7 +198,7 @@ class Counter:
         if privacy.is_bot(user_agent):
             member = ""
         else:
-            salt = self.store.salt(local_date(now, site.zone))
+            salt = self.store.salt(local_date(now, site.zone), now)
             member = self._member(site, visitor, ip, user_agent, salt)
         try:
             counts = self._limited(self.store.heartbeat(site.id, site.zone, now, member, client,

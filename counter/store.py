@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from datetime import time as dtime
 from enum import IntEnum
 from functools import lru_cache
@@ -55,7 +55,10 @@ RATE_TTL = 2 * 60  # sliding windows read the current and the previous window
 NEW_VISITS_TTL = 2 * 3600
 NEW_PAGES_TTL = 3600  # a fixed window of one hour: only the current one is read
 SEEN_GRACE = 60  # seconds `seen` outlives what it holds after a renewal (one a minute while written)
-SALT_TTL = 2 * DAY  # a day's salt is deleted within 48 h
+# A date begins in UTC+14 and ends in UTC-12, 50 hours later; sites in both zones share its
+# salt, so it is kept until the date has ended in UTC-12, and an hour more (clocks of hosts differ).
+LAST_ZONE = timezone(timedelta(hours=-12))
+SALT_GRACE = 3600
 SALT_DAYS_KEPT = 4  # local dates in use at one instant: at most three (UTC-12 to UTC+14)
 PAGES_DAY_DAYS = 36  # a day's table of pages lives until the local midnight 36 days after the day began
 LUA = resources.files("counter").joinpath("lua")
@@ -483,14 +486,16 @@ class Store:
 
     # -- operations -------------------------------------------------------
 
-    def salt(self, day: date) -> bytes:
-        """Return the random salt of `day`, creating it once for everybody."""
+    def salt(self, day: date, now: float) -> bytes:
+        """Return the random salt of `day` (a local date at `now`), creating it once for everybody."""
         name = day.isoformat()
         if name not in self._salts:
             key = SALT.format(prefix=self.prefix, day=name)
             mine = secrets.token_hex(16)
+            # Deleted an hour after the last local `day` (UTC-12) has ended, whichever zone made it.
+            ttl = max(1, int(datetime.combine(day + timedelta(days=1), dtime(), LAST_ZONE).timestamp() - now))
             # SET NX GET: one call that either stores ours or returns the one there.
-            theirs = self._call(lambda: self.client.set(key, mine, ex=SALT_TTL, nx=True, get=True))
+            theirs = self._call(lambda: self.client.set(key, mine, ex=ttl + SALT_GRACE, nx=True, get=True))
             # Sites in zones on different local dates use two or three days' salts at
             # once: keep the last few, not only the last one.
             salts = dict(self._salts)

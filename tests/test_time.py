@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.helpers import ADMIN, BROWSER_UA, browser, stats
@@ -183,6 +185,21 @@ def test_sites_on_different_local_dates_keep_both_salts(make_app, clock, monkeyp
     # Each day's salt once, and the limits' key (not a salt) once for the process.
     assert len([k for k in salt_calls if ":salt:" in k]) <= 2
     assert salt_calls.count("vc:secret") <= 1 and len(salt_calls) <= 3
+
+
+def test_a_days_salt_lasts_until_that_day_has_ended_in_every_zone(make_app, clock, redis):
+    """A date begins in UTC+14 and ends in UTC-12, 50 hours later.
+
+    Sites in both zones share its salt: were it deleted sooner, a worker that
+    first asks for it late in the day in UTC-12 would make a new one, and every
+    visitor without an id would count again.
+    """
+    kiritimati = browser(make_app(COUNTER_TIMEZONE="Pacific/Kiritimati"))
+    clock.set("2026-11-25T00:00:00+14:00")
+    assert post_hit(kiritimati).status_code == 200  # no visitor id: the day's salt is made
+    ends = datetime.fromisoformat("2026-11-26T00:00:00-12:00").timestamp() - clock.now()
+    assert ends == 50 * 3600
+    assert ends < redis.ttl("vc:salt:2026-11-25") <= ends + 3600  # and gone within the hour after
 
 
 def set_days(client, visits: dict[str, int]) -> None:
