@@ -153,6 +153,18 @@ def test_peak_online_today_and_all_time(client, clock):
     assert [d["peak_online"] for d in day] == [3, 1]
 
 
+def test_todays_peak_is_never_below_online_after_midnight(client, clock):
+    # Visitors of the last minutes of the day are online in the first minutes of the next.
+    clock.set("2026-11-25T23:59:59.800000+07:00")
+    hit(client, V1)
+    clock.set("2026-11-26T00:00:01+07:00")
+    body = stats(client)
+    assert body["online"] == 1
+    assert body["peak_online"]["today"] == {"count": 1, "at": "2026-11-26T00:00:01+07:00"}
+    online = client.get("/api/v1/sites/demo/online").get_json()
+    assert online["peak_today"] == {"count": 1, "at": "2026-11-26T00:00:01+07:00"}
+
+
 def test_unique_today_counts_each_visitor_once(client, clock):
     for visitor in (V1, V2, V1, V3, V2):
         hit(client, visitor)

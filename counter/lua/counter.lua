@@ -373,6 +373,11 @@ if touched then
     all_set[#all_set + 1] = 'peak_at'
     all_set[#all_set + 1] = at
   end
+elseif online > peak_today then
+  -- Read in a new day before its first write: the last day's visitors still
+  -- online are today's too. Answered, not written (a read never writes); the
+  -- next page view or heartbeat writes it.
+  peak_today, peak_today_at = online, second
 end
 
 -- Unique visitors ---------------------------------------------------------------
