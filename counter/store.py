@@ -48,7 +48,8 @@ OLD_PAGES = {PAGES_ALL: "{prefix}:{{{site}}}:p:all", PAGES_MONTH: "{prefix}:{{{s
 # How long keys live. Each is named here once and passed to the script.
 DAY = 86400
 UNIQ_DAYS = 400  # daily HyperLogLogs older than this have expired
-UNIQ_TTL = UNIQ_DAYS * DAY
+# 400 calendar days may hold one more hour than 400 x 86,400 s (a DST fall-back more than springs forward).
+UNIQ_TTL = UNIQ_DAYS * DAY + 2 * 3600
 HITS_TTL = 2 * DAY  # hit ids: today's and yesterday's (UTC) sets are read
 MINUTES_TTL = 2 * 3600  # per-minute page views: the last hour spans two hour keys
 RATE_TTL = 2 * 60  # sliding windows read the current and the previous window

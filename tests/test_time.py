@@ -214,6 +214,17 @@ def test_a_days_salt_lasts_until_that_day_has_ended_in_every_zone(make_app, cloc
     assert ends < redis.ttl("vc:salt:2026-11-25") <= ends + 3600  # and gone within the hour after
 
 
+def test_a_days_visitor_sketch_outlives_its_last_read_across_a_fall_back(make_app, clock, redis):
+    # `daily` reads a day's HyperLogLog for 400 calendar days; in New York those
+    # may hold one more 25-hour day than 23-hour ones, so 400 x 86,400 s is short.
+    new_york = browser(make_app(COUNTER_TIMEZONE="America/New_York"))
+    clock.set("2026-10-15T00:00:30-04:00")
+    assert post_hit(new_york, "visitor-new-york-0001").status_code == 200
+    last_read = datetime.fromisoformat("2027-11-19T00:00:00-05:00").timestamp() - clock.now()  # day 400
+    assert last_read > 400 * 86400  # the hour given back on 1 November 2026
+    assert redis.ttl("vc:{demo}:u:2026-10-15") > last_read
+
+
 def set_days(client, visits: dict[str, int]) -> None:
     """Import past days' visits through the admin call."""
     for day, n in visits.items():
