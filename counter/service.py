@@ -51,7 +51,7 @@ class Counter:
         # The last stats seen per site and when: for `stale`.
         self._last: dict[str, tuple[float, dict]] = {}
         # The cache: per site, when it was read, the stamp before the read, the stats.
-        self._cached: dict[str, tuple[float, int, dict]] = {}
+        self._cached: dict[str, tuple[float, int, dict, date]] = {}
         self._lock = threading.Lock()
 
     # -- reads ------------------------------------------------------------
@@ -59,15 +59,15 @@ class Counter:
     def stats(self, site: Site) -> dict:
         """Return the stats object: fresh, cached (when the cache is on) or the last seen, stale.
 
-        A cached read serves while it is younger than the cache's lifetime and
-        no worker of this host wrote to the site since (its stamp is unchanged);
-        other hosts' writes show within the lifetime.
+        A cached read serves while it is younger than the cache's lifetime, of
+        the same local day, and no worker of this host wrote to the site since
+        (its stamp is unchanged); other hosts' writes show within the lifetime.
         """
         now = self.clock.now()
         stamp = self.stamps.read(site.id)
         cached = self._cached.get(site.id)
         if (cached is not None and cached[1] == stamp and 0 <= now - cached[0] < self.cache_seconds
-                and not self.store.redis.breaker_open):
+                and cached[3] == local_date(now, site.zone) and not self.store.redis.breaker_open):
             return cached[2]
         try:
             counts = self.store.read(site.id, site.zone, now)
@@ -78,7 +78,7 @@ class Counter:
                 raise
             return dict(last, stale=True)
         fresh = self._remember(site, counts, now)
-        self._cached[site.id] = (now, stamp, fresh)
+        self._cached[site.id] = (now, stamp, fresh, local_date(now, site.zone))
         return fresh
 
     def online(self, site: Site) -> dict:

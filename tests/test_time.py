@@ -165,6 +165,16 @@ def test_todays_peak_is_never_below_online_after_midnight(client, clock):
     assert online["peak_today"] == {"count": 1, "at": "2026-11-26T00:00:01+07:00"}
 
 
+def test_a_cached_stats_answer_never_outlives_its_day(make_app, clock):
+    c = browser(make_app(COUNTER_STATS_CACHE_MS="5000"))
+    clock.set("2026-11-25T23:59:59.800000+07:00")
+    hit(c, V1)
+    assert stats(c)["date"] == "2026-11-25"
+    clock.set("2026-11-26T00:00:00.100000+07:00")
+    body = stats(c)
+    assert (body["date"], body["today"], body["yesterday"]) == ("2026-11-26", 0, 1)
+
+
 def test_unique_today_counts_each_visitor_once(client, clock):
     for visitor in (V1, V2, V1, V3, V2):
         hit(client, visitor)
