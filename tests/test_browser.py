@@ -344,6 +344,7 @@ def wait_for(page, check, what: str) -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     ('<div id="a" data-visit-counter="nosuch"></div>', "There is no site 'nosuch'."),
+    ('<div id="a" data-visit-counter=""></div>', "A site id is 1-63 characters"),
     ('<div id="a" data-visit-counter="demo" data-lang="fr"></div>', "`lang` must be vi or en, not 'fr'."),
     ('<div id="a" data-visit-counter="demo" data-fields="total,visits"></div>', "'visits' is not one"),
     ('<div id="a" data-visit-counter="demo" data-theme="pink"></div>', "`theme` must be light, dark or auto"),
