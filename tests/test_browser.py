@@ -238,6 +238,25 @@ def test_the_widget_counts_when_storage_is_blocked(page, service, portal):
     assert page.errors == [] and page.failed == []
 
 
+def test_a_reader_with_storage_blocked_is_one_visit_not_one_per_page(page, service, portal, clock):
+    # No id can be kept: the widget sends none, and the service derives the day's id from address and browser.
+    sent = []
+    page.on("request", lambda r: r.url.endswith(("/hits", "/heartbeat"))
+            and sent.append(json.loads(r.post_data)))
+    page.clock.install()
+    for _ in range(3):
+        page.goto(f"{portal}/blocked.html")
+        wait_numbers(page)
+        clock.advance(60)
+    s = stats(service)
+    assert (s["total"], s["today"], s["pageviews_today"], s["online"]) == (1, 1, 3, 1)
+    page.clock.run_for(60_000)
+    wait_for(page, lambda: len(sent) == 4, "the heartbeat")
+    assert all("visitor" not in body for body in sent), sent
+    assert stats(service)["online"] == 1
+    assert page.errors == [] and page.failed == []
+
+
 def test_the_widget_works_under_a_strict_csp(page, service, portal):
     violations = []
     page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
