@@ -477,6 +477,21 @@ def test_the_widget_keeps_retrying_through_an_outage_longer_than_retry_after(pag
     assert len(attempts) == 4 and stats(service)["pageviews_today"] == 1
 
 
+def test_numbers_the_service_marks_stale_are_shown_as_old(page, service, portal):
+    # With Redis unreachable, `stats` answers the last numbers it saw with "stale": true.
+    serve("/stale.html", '<div id="a" data-visit-counter="demo" data-count="false"></div>', service)
+
+    def stale(route):
+        response = route.fetch()
+        route.fulfill(response=response, json=dict(response.json(), stale=True))
+
+    page.route("**/api/v1/sites/demo/stats", stale)
+    page.goto(f"{portal}/stale.html")
+    wait_for(page, lambda: page.locator("#a .vc-row-total .vc-value").text_content() == "0", "the numbers")
+    assert page.get_attribute("#a .vc-counter", "class") == "vc-counter vc-light vc-stale"
+    assert page.errors == []
+
+
 def test_themes_title_and_the_sites_language(page, service, portal):
     service.app.extensions["counter"].store.set_total("other", 1233)
     serve("/themes.html", '<div id="light" data-visit-counter="other"></div>'

@@ -213,7 +213,7 @@
     if (entry.state === 2) { return true; }
     if (status === 200 && data && typeof data.total === "number") {
       entry.last = data;
-      entry.stale = false;
+      entry.stale = data.stale;  // Redis out of reach: old numbers
       if (data.page && typeof data.page.pageviews === "number") { entry.page = data.page.pageviews; }
       save("vc:last:" + entry.site, JSON.stringify(data));
       paintAll(entry);
