@@ -139,6 +139,8 @@ def widget_js():
     return response.make_conditional(request)
 
 
+# An empty `data-visit-counter=""` asks for /widget/sites/: refused as a bad site id, readable by the page.
+@bp.get("/widget/sites/", defaults={"site_id": ""})
 @bp.get("/widget/sites/<site_id>")
 def widget_settings(site_id: str):
     """Tell the widget how to draw itself and whether this page may count.

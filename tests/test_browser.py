@@ -238,6 +238,25 @@ def test_the_widget_counts_when_storage_is_blocked(page, service, portal):
     assert page.errors == [] and page.failed == []
 
 
+def test_a_reader_with_storage_blocked_is_one_visit_not_one_per_page(page, service, portal, clock):
+    # No id can be kept: the widget sends none, and the service derives the day's id from address and browser.
+    sent = []
+    page.on("request", lambda r: r.url.endswith(("/hits", "/heartbeat"))
+            and sent.append(json.loads(r.post_data)))
+    page.clock.install()
+    for _ in range(3):
+        page.goto(f"{portal}/blocked.html")
+        wait_numbers(page)
+        clock.advance(60)
+    s = stats(service)
+    assert (s["total"], s["today"], s["pageviews_today"], s["online"]) == (1, 1, 3, 1)
+    page.clock.run_for(60_000)
+    wait_for(page, lambda: len(sent) == 4, "the heartbeat")
+    assert all("visitor" not in body for body in sent), sent
+    assert stats(service)["online"] == 1
+    assert page.errors == [] and page.failed == []
+
+
 def test_the_widget_works_under_a_strict_csp(page, service, portal):
     violations = []
     page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
@@ -344,6 +363,7 @@ def wait_for(page, check, what: str) -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     ('<div id="a" data-visit-counter="nosuch"></div>', "There is no site 'nosuch'."),
+    ('<div id="a" data-visit-counter=""></div>', "A site id is 1-63 characters"),
     ('<div id="a" data-visit-counter="demo" data-lang="fr"></div>', "`lang` must be vi or en, not 'fr'."),
     ('<div id="a" data-visit-counter="demo" data-fields="total,visits"></div>', "'visits' is not one"),
     ('<div id="a" data-visit-counter="demo" data-theme="pink"></div>', "`theme` must be light, dark or auto"),
@@ -455,6 +475,21 @@ def test_the_widget_keeps_retrying_through_an_outage_longer_than_retry_after(pag
     assert len(attempts) == 3 and stats(service)["pageviews_today"] == 0
     tick_until(page, lambda: page.locator("#a .vc-counter:not(.vc-stale)").count(), "fresh numbers")
     assert len(attempts) == 4 and stats(service)["pageviews_today"] == 1
+
+
+def test_numbers_the_service_marks_stale_are_shown_as_old(page, service, portal):
+    # With Redis unreachable, `stats` answers the last numbers it saw with "stale": true.
+    serve("/stale.html", '<div id="a" data-visit-counter="demo" data-count="false"></div>', service)
+
+    def stale(route):
+        response = route.fetch()
+        route.fulfill(response=response, json=dict(response.json(), stale=True))
+
+    page.route("**/api/v1/sites/demo/stats", stale)
+    page.goto(f"{portal}/stale.html")
+    wait_for(page, lambda: page.locator("#a .vc-row-total .vc-value").text_content() == "0", "the numbers")
+    assert page.get_attribute("#a .vc-counter", "class") == "vc-counter vc-light vc-stale"
+    assert page.errors == []
 
 
 def test_themes_title_and_the_sites_language(page, service, portal):

@@ -157,6 +157,7 @@ def test_widget_settings_explain_a_refused_origin_that_the_hit_cannot(web, redis
 @pytest.mark.parametrize(("url", "status", "code"), [
     ("/widget/sites/nosuch", 404, "unknown_site"),
     ("/widget/sites/Nope!", 400, "invalid_site"),
+    ("/widget/sites/", 400, "invalid_site"),  # data-visit-counter=""
     ("/widget/sites/demo?lang=fr", 400, "invalid_lang"),
     ("/widget/sites/demo?fields=total,visits", 400, "invalid_fields"),
     ("/widget/sites/demo?theme=blue", 400, "invalid_theme"),

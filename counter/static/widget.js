@@ -42,30 +42,28 @@
 
   var memory = {};
   function load(key) {
-    try { return window.localStorage.getItem(key); } catch (e) { return memory[key] || null; }
+    try { return localStorage.getItem(key); } catch (e) { return memory[key] || null; }
   }
   function save(key, value) {
     memory[key] = value;
-    try { window.localStorage.setItem(key, value); } catch (e) { /* storage blocked */ }
+    try { localStorage.setItem(key, value); } catch (e) { /* storage blocked */ }
   }
 
   function randomId(length) {
     var chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     var out = "";
-    var bytes = new Uint8Array(length);
-    if (window.crypto && window.crypto.getRandomValues) { window.crypto.getRandomValues(bytes); }
-    else { for (var j = 0; j < length; j++) { bytes[j] = Math.floor(Math.random() * 256); } }
+    var bytes = crypto.getRandomValues(new Uint8Array(length));
     for (var i = 0; i < length; i++) { out += chars.charAt(bytes[i] & 63); }
     return out;
   }
 
+  // None when storage is blocked: the service derives the day's id, so each page is not a new visit.
   function visitorId() {
-    var id = load("vc:visitor");
-    if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
-      id = randomId(22);
-      save("vc:visitor", id);
-    }
-    return id;
+    try {
+      var id = localStorage.getItem("vc:visitor");
+      if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) { localStorage.setItem("vc:visitor", id = randomId(22)); }
+      return id;
+    } catch (e) { /* blocked */ }
   }
 
   function group(n, lang) {
@@ -215,7 +213,7 @@
     if (entry.state === 2) { return true; }
     if (status === 200 && data && typeof data.total === "number") {
       entry.last = data;
-      entry.stale = false;
+      entry.stale = data.stale;  // Redis out of reach: old numbers
       if (data.page && typeof data.page.pageviews === "number") { entry.page = data.page.pageviews; }
       save("vc:last:" + entry.site, JSON.stringify(data));
       paintAll(entry);
@@ -268,12 +266,11 @@
   }
 
   // At most one heartbeat a minute, tab switches included.
-  function now() { return window.performance && performance.now ? performance.now() : new Date().getTime(); }
-  var lastBeat = now();  // the page's hit slides the visitor's last-seen time too
+  var lastBeat = performance.now();  // the page's hit slides the visitor's last-seen time too
   function heartbeat() {
     if (document.visibilityState && document.visibilityState !== "visible") { return; }
-    if (now() - lastBeat < HEARTBEAT_MS - 5000) { return; }
-    lastBeat = now();
+    if (performance.now() - lastBeat < HEARTBEAT_MS - 5000) { return; }
+    lastBeat = performance.now();
     for (var key in sites) {
       if (Object.prototype.hasOwnProperty.call(sites, key) && sites[key].state === 1) {
         (function (entry) {
