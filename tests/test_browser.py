@@ -17,6 +17,7 @@ import redis as redis_py
 from werkzeug.serving import make_server
 
 from counter import create_app
+from counter.store import StoreUnavailable
 from tests.helpers import BROWSER_UA, settings
 
 pytestmark = pytest.mark.browser
@@ -287,6 +288,36 @@ def test_dashboards_render_escape_and_refresh(page, service, portal, clock):
     page.goto(f"{service.url}/dashboard/xss")
     assert "<script>alert(1)</script>" in page.text_content("header h1")
     assert dialogs == [] and page.errors == [] and page.failed == []
+
+
+
+def test_the_dashboards_say_when_their_live_numbers_could_not_be_refreshed(page, service, monkeypatch):
+    counter_ = service.app.extensions["counter"]
+    counter_.hit(counter_.sites["demo"], "visitor-000000000001", None, "198.51.100.1", BROWSER_UA)
+    page.clock.install()
+    page.goto(f"{service.url}/dashboard/demo")
+    assert page.text_content("#online") == "1"
+    assert page.text_content("#online-note") == ""
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(counter_, "online", down)
+    monkeypatch.setattr(counter_, "overview", down)
+    page.clock.fast_forward(11_000)  # the refresh every 10 s now fails (503)
+    page.wait_for_selector("#online.stale", timeout=5000)  # drawn muted, no longer as live
+    assert page.text_content("#online-note") == "Chưa cập nhật được · Not refreshed"
+    monkeypatch.undo()
+    page.clock.fast_forward(10_000)
+    page.wait_for_selector("#online:not(.stale)", timeout=5000)
+    assert page.text_content("#online-note") == ""
+    page.goto(f"{service.url}/dashboard")
+    monkeypatch.setattr(counter_, "overview", down)
+    page.clock.fast_forward(11_000)
+    page.wait_for_selector("#sites td.stale", timeout=5000)
+    assert page.locator("#sites td.stale").count() == 4 * 3
+    assert page.text_content("#sites-note") == "Chưa cập nhật được · Not refreshed"
+    assert page.errors == []
 
 
 # --- Diagnostics, themes, title, language, contrast; the start page; dashboards on a phone.
