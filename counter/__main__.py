@@ -196,10 +196,10 @@ def _online_line(counter) -> str:
 
 @cli.command()
 @click.option("--watch", is_flag=True, help="Print a line every --interval seconds until Ctrl-C.")
-@click.option("--interval", type=click.FloatRange(min=0.5, max=3600), default=5.0, show_default=True,
-              metavar="SECONDS", help="Seconds between lines with --watch, e.g. --interval 10.")
+@click.option("--interval", type=click.FloatRange(min=0.5, max=3600), default=None,
+              metavar="SECONDS", help="Seconds between lines with --watch (default 5), e.g. --interval 10.")
 @handles_errors
-def online(watch: bool, interval: float) -> None:
+def online(watch: bool, interval: float | None) -> None:
     """Print how many are online on each site, at the site's local time.
 
     Each line starts with the time in the sites' time zone (sites in other
@@ -207,6 +207,9 @@ def online(watch: bool, interval: float) -> None:
 
     Example: python -m counter online --watch --interval 10
     """
+    if interval is not None and not watch:
+        raise click.UsageError("--interval goes with --watch")
+    interval = 5.0 if interval is None else interval
     counter = _counter()
     try:
         while True:

@@ -156,6 +156,7 @@ def test_online_watch_prints_each_sites_local_time(monkeypatch, redis_url, clock
     ("online", "--interval", "-1"),
     ("online", "--interval", "soon"),
     ("online", "--nosuch"),
+    ("online", "--interval", "10"),  # without --watch it would be ignored
     ("set-total", "demo", "-5"),
     ("set-total", "demo", "1x"),
     ("set-total", "demo", "--5"),
