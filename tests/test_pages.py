@@ -237,6 +237,15 @@ def test_a_heartbeat_with_a_path_answers_its_page_and_counts_nothing(client, red
     assert sorted(redis.scan_iter("*")) == keys
 
 
+def test_a_dashboard_shows_views_counted_only_under_other(make_app, clock):
+    c = browser(make_app(COUNTER_MAX_PATHS="1"))
+    hit(c, "/kept")
+    clock.advance(86400)
+    hit(c, "/beyond")  # the next day: its only view is beyond the bound
+    html = c.get("/dashboard/demo?period=today").get_data(as_text=True)
+    assert "No page views" not in html and "(other pages, beyond the 1 kept)" in html
+
+
 def test_day_tables_expire_and_month_and_all_time_tables_do_not(client, redis, clock):
     hit(client, "/a")  # 25 November 2026, 09:00 in Hanoi
     tables = {k.rsplit(":", 2)[-2] if ":pages:d:" in k or ":pages:m:" in k else "all": k
