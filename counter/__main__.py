@@ -145,8 +145,9 @@ def handles_errors(fn):
             return fn(*args, **kwargs)
         except StoreUnavailable as exc:
             raise Failure(f"the counter store is unavailable: {exc}", 1) from None
-        except BadRange as exc:
-            raise Failure(str(exc), 2) from None
+        except BadRange as exc:  # worded for the API's `from` and `to`; here they are options
+            message = "--from must not be after --to." if exc.code == "invalid_range" else str(exc)
+            raise Failure(message, 2) from None
         except BrokenPipeError:
             _quiet_stdout()
             return None

@@ -186,7 +186,7 @@ def test_bad_usage_exits_2_without_a_traceback(env, capsys, tmp_path, redis, arg
     (("stats", "nosuch"), "unknown site"),
     (("set-total", "demo", "-5"), "non-negative"),
     (("set-total", "demo", str(2**53)), "up to 9007199254740991"),
-    (("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"), "must not be after"),
+    (("export-daily", "demo", "--from", "2026-11-25", "--to", "2026-11-01"), "--from must not be after --to"),
 ])
 def test_mistakes_give_a_clear_error_and_a_failing_status(env, capsys, argv, message):
     status, _, err = run(capsys, *argv)
