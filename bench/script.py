@@ -54,8 +54,9 @@ def start_redis(workdir: str, port: int) -> subprocess.Popen:
 
 def callgrind(proc: subprocess.Popen, command: str) -> None:
     """Send callgrind in `proc` a command: zero its counts, or dump them to a file."""
+    # Well under a second; bounded, so that a stuck vgdb fails the run at once, not at the caller's limit.
     subprocess.run(["callgrind_control", f"--{command}", str(proc.pid)], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
 
 
 def dumped_instructions(workdir: str, before: set[str]) -> int:
