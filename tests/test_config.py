@@ -92,15 +92,20 @@ def test_a_sites_file_without_sites_is_refused_rather_than_serving_demo(tmp_path
     assert list(from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_SITES": "hue"})["SITES"]) == ["hue"]
 
 
+def problems_of_sites_file(tmp_path, text: str, **env: str) -> list[str]:
+    """Return the problems named when the settings hold a sites file of `text`."""
+    path = tmp_path / "sites.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigErrors) as caught:
+        from_env({"COUNTER_SITES_FILE": str(path), **env})
+    return caught.value.problems
+
+
 def test_unknown_site_keys_are_named_with_every_other_bad_setting(tmp_path):
     # A typo such as `orgins` would otherwise leave the site open to any page.
-    path = tmp_path / "sites.toml"
-    path.write_text('[ninhbinh]\norgins = ["https://ninhbinh.gov.vn"]\n'
-                    '[hue]\ntimezon = "Asia/Ho_Chi_Minh"\nlang = "fr"\n'
-                    '[good]\nname = "Good"\npublic = false\n')
-    with pytest.raises(ConfigErrors) as caught:
-        from_env({"COUNTER_SITES_FILE": str(path), "COUNTER_RATE_LIMIT": "lots"})
-    problems = caught.value.problems
+    problems = problems_of_sites_file(tmp_path, '[ninhbinh]\norgins = ["https://ninhbinh.gov.vn"]\n'
+                                      '[hue]\ntimezon = "Asia/Ho_Chi_Minh"\nlang = "fr"\n'
+                                      '[good]\nname = "Good"\npublic = false\n', COUNTER_RATE_LIMIT="lots")
     assert len(problems) == 4, problems
     assert all(p.startswith("COUNTER_SITES_FILE: ") for p in problems[:3])
     assert "[ninhbinh] unknown key 'orgins' (did you mean 'origins'?)" in problems[0]
@@ -123,13 +128,10 @@ def test_origins_are_kept_as_browsers_send_them(tmp_path):
 
 def test_what_is_not_an_origin_is_named_with_every_other_problem_of_the_table(tmp_path):
     # An origin no browser sends would refuse every write of the site's pages.
-    path = tmp_path / "sites.toml"
-    path.write_text('[a]\norigins = ["a.gov.vn", "https://a.gov.vn/tin-tuc", "ftp://a.gov.vn", "*", '
-                    '"https://a.gov.vn:99999", "https://user@a.gov.vn", "https://a.gov.vn"]\n'
-                    'lang = "fr"\ntimezone = "Nowhere/Land"\npublic = "no"\n')
-    with pytest.raises(ConfigErrors) as caught:
-        from_env({"COUNTER_SITES_FILE": str(path)})
-    problems = caught.value.problems
+    problems = problems_of_sites_file(
+        tmp_path, '[a]\norigins = ["a.gov.vn", "https://a.gov.vn/tin-tuc", "ftp://a.gov.vn", "*", '
+        '"https://a.gov.vn:99999", "https://user@a.gov.vn", "https://a.gov.vn"]\n'
+        'lang = "fr"\ntimezone = "Nowhere/Land"\npublic = "no"\n')
     refused = ["a.gov.vn", "https://a.gov.vn/tin-tuc", "ftp://a.gov.vn", "*", "https://a.gov.vn:99999",
                "https://user@a.gov.vn"]
     assert [p.split("origins: ")[1].split(" is not")[0] for p in problems[:6]] == [repr(o) for o in refused]
