@@ -69,6 +69,9 @@ HISTORY = LUA.joinpath("history.lua").read_text()
 SET_DAY = LUA.joinpath("set_day.lua").read_text()
 TOP_PAGES = MERGE_PAGES + LUA.joinpath("pages.lua").read_text()
 OTHER_PAGE = "(other)"  # where views of pages beyond the bound go; no page starts with "("
+# In every table of pages, with no views: longer than Redis's zset-max-listpack-value (64 bytes), it keeps
+# the table a skiplist: a view is a lookup and a short move, not walks of the table (counter.lua, "Pages").
+SKIPLIST_PAGE = "(this member over 64 bytes keeps the table a skiplist, not a listpack)"
 
 # An IPv6 /48 network gets this many times each limit of one of its /64 clients.
 NETWORK_SHARE = 8
@@ -234,7 +237,8 @@ class Store:
                    "SEEN_TTL": (held + SEEN_GRACE) * 1000,
                    "KEEP_TTL": (self.online_window + KEEP_GRACE) * 1000}
         values = [str(int(v)) for v in numbers.values()] + [f"'{int(v)}'" for v in strings.values()]
-        return f"local {', '.join([*numbers, *strings])} = {', '.join(values)}\n{SCRIPT}"
+        names, values = [*numbers, *strings, "SKIPLIST"], [*values, f"'{SKIPLIST_PAGE}'"]
+        return f"local {', '.join(names)} = {', '.join(values)}\n{SCRIPT}"
 
     def _forget_salts(self) -> None:
         """Drop salts cached before a fork; Redis has the day's salt."""
@@ -373,7 +377,7 @@ class Store:
         else:
             table, parts = PAGES_DAY, {"day": day.isoformat()}
         keys = [self.key(table, site, **parts), self.key(OLD_PAGES[table], site, **parts)]
-        raw = self._call(self.redis.script("pages"), keys, [limit, OTHER_PAGE])
+        raw = self._call(self.redis.script("pages"), keys, [limit, OTHER_PAGE, SKIPLIST_PAGE])
         # Views are stored negated (counter.lua, "Pages"); the order is the table's.
         found = [(raw[i], -int(float(raw[i + 1]))) for i in range(0, len(raw) - 1, 2)]
         return TopPages(found, -int(float(raw[-1] or 0)))

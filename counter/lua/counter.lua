@@ -15,7 +15,7 @@
 -- because they go to Redis as they are, the lifetimes UNIQ_TTL, HITS_TTL,
 -- MINUTES_TTL, RATE_TTL (also the heartbeats'), NEW_VISITS_TTL and NEW_PAGES_TTL in seconds,
 -- SEEN_TTL (of `seen` after a write) and KEEP_TTL (of a client's `keep` set
--- after a write) in ms. Passed once at load, not in every call's ARGV: each
+-- after a write) in ms; and SKIPLIST, a member of every table of pages (see "Pages"). Passed once at load, not in every call's ARGV: each
 -- argument costs the call a Lua string, and each number a conversion. Then
 -- comes counter/lua/merge_pages.lua, whose function merge_pages this file calls.
 --
@@ -475,12 +475,17 @@ end
 -- new to the site go to "(other)" too, so that one client cannot fill the
 -- names with made-up paths in minutes, for ever. Otherwise the page's
 -- numbers are only read.
--- Views are stored negated: a table is a small listpack sorted by score and
--- searched from its head, where the most viewed pages then are (a page
--- moves on every view: found and put back near the head, not walked past
--- the whole table), and the top pages are the first ones. Counts of pages
--- are answered negated too, and merged from tables of the earlier format
--- (merge_pages) when a page is new to a table, or summed when only read.
+-- A table holds SKIPLIST, with no views, from its first page on: longer than
+-- Redis's zset-max-listpack-value (64 bytes), it keeps the table a skiplist,
+-- where a view is a lookup and a short move. In a listpack, Redis's form of
+-- a sorted set of up to 128 short members, every view walked the table to
+-- find the page and again to put it back: 10k instructions a table at 50
+-- pages of even traffic, 29k of a hit's 338k (bench/script.py). The
+-- skiplist takes about 100 bytes a page more, and 1 KB a table.
+-- Views are stored negated, so the top pages are the first ones (SKIPLIST,
+-- at 0, is the last). Counts of pages are answered negated too, and merged
+-- from tables of the earlier format (merge_pages) when a page is new to a
+-- table, or summed when only read.
 local OTHER = '(other)'
 
 local function may_name()
@@ -504,19 +509,23 @@ if page ~= '' then
     end
     if not views then
       local named = redis.call('ZCARD', p_all)
-      if named >= MAX_PATHS and redis.call('ZSCORE', p_all, OTHER) then
-        named = named - 1
+      if named >= MAX_PATHS then  -- less "(other)" and SKIPLIST, which name no page
+        if redis.call('ZSCORE', p_all, OTHER) then named = named - 1 end
+        if redis.call('ZSCORE', p_all, SKIPLIST) then named = named - 1 end
       end
       if named >= MAX_PATHS or not may_name() then name = OTHER end
       views = redis.call('ZINCRBY', p_all, '-1', name)
+      if views == '-1' then redis.call('ZADD', p_all, 'NX', '0', SKIPLIST) end
     end
     if redis.call('ZINCRBY', p_month, '-1', name) == '-1' then
       merge_pages(o_month, p_month)
+      redis.call('ZADD', p_month, 'NX', '0', SKIPLIST)
     end
     local on_day = redis.call('ZINCRBY', p_day, '-1', name)
     if on_day == '-1' then
       -- The day table's first view of this page; the deadline is the same for all.
       if merge_pages(o_day, p_day) then on_day = redis.call('ZSCORE', p_day, name) end
+      redis.call('ZADD', p_day, 'NX', '0', SKIPLIST)
       redis.call('EXPIRE', p_day, ARGV[tail + 3])
     end
     if name == page then
