@@ -135,6 +135,17 @@ def test_tables_of_pages_are_skiplists_and_list_only_pages(web, real, clock):
     assert web.get("/api/v1/sites/demo/pages/views?path=/0").get_json()["pageviews"] == 2
 
 
+def test_a_days_set_of_hit_ids_gets_its_lifetime_whichever_hit_makes_it(web, real, clock):
+    # The first page view of a minute gives the day's set its lifetime, so
+    # the set must exist by then even when that view carries no hit id.
+    clock.set("2026-11-26T00:00:05+00:00")  # the UTC day's first minute: its set of hit ids is new
+    hits = [web.post("/api/v1/sites/demo/hits", json={"visitor": V1, **body}).get_json()
+            for body in ({}, {"hit": "hit-00000001"}, {"hit": "hit-00000001"})]
+    assert [h["counted"] for h in hits] == [True, True, False]
+    (ids,) = real.scan_iter("vc:{demo}:hits:*")
+    assert 0 < real.ttl(ids) <= 2 * 86400
+
+
 def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
     web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "hit": "hit-00000001", "path": "/a"})
     web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})

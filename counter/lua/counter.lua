@@ -30,7 +30,7 @@
 -- KEYS[5]  uniq      HyperLogLog of today's visitors
 -- hit, beat and bot (a beat or a bot does not touch KEYS[6..8]):
 -- KEYS[6]  minute    hash of page views per minute in the current UTC hour
--- KEYS[7]  hits      set of hit ids seen in the current UTC day
+-- KEYS[7]  hits      set of hit ids seen in the current UTC day, and ""
 -- KEYS[8]  hits_old  set of hit ids seen in the previous UTC day
 -- see the block "Limits": the client's keys, then its network's (the same
 -- seven, passed only for an IPv6 client):
@@ -294,9 +294,6 @@ if mode == 'hit' then
       add_one(KEYS[3], fields[1], day, 1)
       add_one(KEYS[3], 'mv', day, 5)
     end
-    if hit ~= '' and redis.call('SCARD', KEYS[7]) == 1 then
-      redis.call('EXPIRE', KEYS[7], HITS_TTL)
-    end
     count_in(0, RATE_TTL)
     add_one(KEYS[3], fields[2], day, 2)
     -- The first page view of a minute renews what needs renewing only now
@@ -307,6 +304,12 @@ if mode == 'hit' then
       -- The local day begins on a minute: its first page view lands here.
       redis.call('EXPIRE', KEYS[6], MINUTES_TTL)
       redis.call('EXPIRE', KEYS[5], UNIQ_TTL)
+      -- So does the UTC day's (the minute hash is the UTC hour's): it puts ""
+      -- (no hit id) in the day's set of hit ids and, when that is new, gives
+      -- the set its lifetime. A hit that counts finds the set made, or makes
+      -- it and begins a minute; one that does not count leaves it as it was.
+      -- (Each hit with an id used to ask the set's size instead.)
+      if redis.call('SADD', KEYS[7], '') == 1 then redis.call('EXPIRE', KEYS[7], HITS_TTL) end
     end
   end
 elseif mode == 'bot' or mode == 'beat' then
