@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 
-from flask import current_app, g, request
+from flask import after_this_request, current_app, request
 
 from . import privacy
 from .errors import ApiError
@@ -59,7 +59,6 @@ class Strikes:
 def init_app(app) -> None:
     """Give the app its per-process count of wrong admin tokens, and guard private sites' reads."""
     app.extensions["admin_strikes"] = Strikes()
-    app.after_request(keep_out_of_shared_caches)
     # Only the blueprints of those reads run the guard: /healthz and the others skip it.
     for blueprint in sorted({endpoint.split(".")[0] for endpoint in PRIVATE_READS}):
         app.before_request_funcs.setdefault(blueprint, []).append(guard_private_reads)
@@ -148,7 +147,7 @@ def holds_admin_token() -> bool:
         raise ApiError(429, "rate_limited", "Too many wrong admin tokens from this address; wait a minute.",
                        {"Retry-After": "60"})
     if token and hmac.compare_digest(given.encode(), token.encode()):
-        g.for_admin = True  # what the answer shows depends on the token: see keep_out_of_shared_caches
+        after_this_request(keep_out_of_shared_caches)  # what the answer shows depends on the token
         return True
     strikes.add(who)
     log.warning("private read refused: wrong token from %s", pseudonym(who))
@@ -162,9 +161,8 @@ def keep_out_of_shared_caches(response):
     Authorization: a private site's numbers read by an operator would be served
     to the next reader without the token.
     """
-    if g.get("for_admin"):
-        response.headers["Cache-Control"] = "private, no-store"
-        response.vary.add("Authorization")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.vary.add("Authorization")
     return response
 
 
