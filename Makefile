@@ -12,7 +12,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed  ## serve on http://127.0.0.1:8000 (embedded store unless REDIS_URL is set)
-	$(BIN)/gunicorn -c deploy/gunicorn.conf.py wsgi:app
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py --access-logfile - wsgi:app
 
 test: $(BIN)/.installed  ## lint, then every test (real-Redis tests skip without redis-server)
 	$(BIN)/ruff check .

@@ -193,7 +193,7 @@ def start_servers(stack: ExitStack, tmp: str, rurl: str, workers: int) -> dict[s
                COUNTER_TRUSTED_PROXIES="1",
                PROMETHEUS_MULTIPROC_DIR=os.path.join(tmp, "metrics"))
     bare = {k: v for k, v in env.items() if k != "GUNICORN_CMD_ARGS"}
-    commands = {"ours": (["-c", "deploy/gunicorn.conf.py", "--access-logfile", "/dev/null", "wsgi:app"], env)}
+    commands = {"ours": (["-c", "deploy/gunicorn.conf.py", "wsgi:app"], env)}
     for name, (module, _) in BASELINES.items():
         for k in CLASSES:
             argv = ["-w", str(workers), "-k", k, "--chdir", str(BENCH), f"{module}:app"]

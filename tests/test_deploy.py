@@ -349,6 +349,19 @@ def test_admin_changes_are_in_gunicorns_log(gunicorn_on):
 
 
 @pytest.mark.redis
+def test_gunicorn_writes_an_access_line_only_when_asked(gunicorn_on):
+    # nginx in front writes one per request; a second one in the journal cost
+    # a /healthz 7 % of its rate, and at a portal's rate would pass journald's
+    # limit (10,000 lines in 30 s), which then drops the error log's lines too.
+    quiet = gunicorn_on()
+    asked = gunicorn_on(GUNICORN_CMD_ARGS="--access-logfile -")
+    for server in (quiet, asked):
+        assert request(server.port, "GET", "/healthz")[0] == 200
+    assert "GET /healthz 200" not in quiet.stop()
+    assert "GET /healthz 200" in asked.stop()
+
+
+@pytest.mark.redis
 def test_a_malformed_request_is_logged_without_the_client_address(gunicorn_on):
     # gunicorn warns about requests it cannot parse as "Invalid request from ip=<address>".
     server = gunicorn_on()
@@ -475,6 +488,8 @@ def test_nginx_passes_the_client_address_and_drops_a_forged_one(gunicorn_on, tmp
                        {"Content-Type": "application/json"}, source="127.0.0.6")[0] == 200
         log = (nginx.dir / "access.log").read_text()
         assert "127.0.0.5" not in log and "203.0.113" not in log and log.startswith("- - [")
+        # Each line ends with the request's time and the service's, in seconds.
+        assert all(re.search(r'" \d+\.\d{3} \d+\.\d{3}$', line) for line in log.splitlines()), log
     finally:
         nginx.stop()
 
