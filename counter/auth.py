@@ -159,7 +159,8 @@ def keep_out_of_shared_caches(response):
 
     nginx caches reads by URL alone (deploy/nginx.conf), ignoring the request's
     Authorization: a private site's numbers read by an operator would be served
-    to the next reader without the token.
+    to the next reader without the token. It runs before the blueprints' and
+    the app's after_request hooks, none of which sets these headers.
     """
     response.headers["Cache-Control"] = "private, no-store"
     response.vary.add("Authorization")
