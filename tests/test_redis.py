@@ -135,6 +135,19 @@ def test_tables_of_pages_are_skiplists_and_list_only_pages(web, real, clock):
     assert web.get("/api/v1/sites/demo/pages/views?path=/0").get_json()["pageviews"] == 2
 
 
+def test_tables_of_an_earlier_version_become_skiplists_on_the_days_first_view(web, real, clock):
+    # Tables written before the long member existed, whose pages are all known.
+    month = local_date(clock.now(), ZONE).strftime("%Y-%m")
+    tables = ["vc:{demo}:pages:all", "vc:{demo}:pages:m:" + month]
+    for key in tables:
+        real.zadd(key, {"/known": -5})
+    assert {real.object("encoding", key) for key in tables} == {"listpack"}
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "path": "/known"})
+    assert {real.object("encoding", key) for key in tables} == {"skiplist"}
+    body = web.get("/api/v1/sites/demo/pages?period=all").get_json()
+    assert body["pages"] == [{"path": "/known", "pageviews": 6}]
+
+
 def test_a_days_set_of_hit_ids_gets_its_lifetime_whichever_hit_makes_it(web, real, clock):
     # The first page view of a minute gives the day's set its lifetime, so
     # the set must exist by then even when that view carries no hit id.

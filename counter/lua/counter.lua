@@ -505,6 +505,13 @@ if page ~= '' then
   local p_all, p_month, p_day = KEYS[n - 5], KEYS[n - 4], KEYS[n - 3]
   local o_all, o_month, o_day = KEYS[n - 2], KEYS[n - 1], KEYS[n]
   if mode == 'hit' and status == 0 then
+    if day_began then
+      -- The day's first page view gives SKIPLIST to the tables that outlive
+      -- the day, made by an earlier version and without it, whose pages may
+      -- all be known.
+      redis.call('ZADD', p_all, 'NX', '0', SKIPLIST)
+      redis.call('ZADD', p_month, 'NX', '0', SKIPLIST)
+    end
     local name = page
     local views = redis.call('ZADD', p_all, 'XX', 'INCR', '-1', page)
     if not views and merge_pages(o_all, p_all) then
