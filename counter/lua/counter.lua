@@ -15,7 +15,8 @@
 -- because they go to Redis as they are, the lifetimes UNIQ_TTL, HITS_TTL,
 -- MINUTES_TTL, RATE_TTL (also the heartbeats'), NEW_VISITS_TTL and NEW_PAGES_TTL in seconds,
 -- SEEN_TTL (of `seen` after a write) and KEEP_TTL (of a client's `keep` set
--- after a write) in ms; and SKIPLIST, a member of every table of pages (see "Pages"). Passed once at load, not in every call's ARGV: each
+-- after a write) in ms; and SKIPLIST, a member of every table of pages (see
+-- "Pages"). Passed once at load, not in every call's ARGV: each
 -- argument costs the call a Lua string, and each number a conversion. Then
 -- comes counter/lua/merge_pages.lua, whose function merge_pages this file calls.
 --
@@ -491,6 +492,11 @@ end
 -- table, or summed when only read.
 local OTHER = '(other)'
 
+local function keep_skiplist(key)
+  -- Give the table of pages at `key` SKIPLIST, unless it has it.
+  redis.call('ZADD', key, 'NX', '0', SKIPLIST)
+end
+
 local function may_name()
   -- Whether every group may name one more page this hour; if so, count it.
   for _, g in ipairs(groups) do
@@ -509,8 +515,8 @@ if page ~= '' then
       -- The day's first page view gives SKIPLIST to the tables that outlive
       -- the day, made by an earlier version and without it, whose pages may
       -- all be known.
-      redis.call('ZADD', p_all, 'NX', '0', SKIPLIST)
-      redis.call('ZADD', p_month, 'NX', '0', SKIPLIST)
+      keep_skiplist(p_all)
+      keep_skiplist(p_month)
     end
     local name = page
     local views = redis.call('ZADD', p_all, 'XX', 'INCR', '-1', page)
@@ -525,17 +531,17 @@ if page ~= '' then
       end
       if named >= MAX_PATHS or not may_name() then name = OTHER end
       views = redis.call('ZINCRBY', p_all, '-1', name)
-      if views == '-1' then redis.call('ZADD', p_all, 'NX', '0', SKIPLIST) end
+      if views == '-1' then keep_skiplist(p_all) end
     end
     if redis.call('ZINCRBY', p_month, '-1', name) == '-1' then
       merge_pages(o_month, p_month)
-      redis.call('ZADD', p_month, 'NX', '0', SKIPLIST)
+      keep_skiplist(p_month)
     end
     local on_day = redis.call('ZINCRBY', p_day, '-1', name)
     if on_day == '-1' then
       -- The day table's first view of this page; the deadline is the same for all.
       if merge_pages(o_day, p_day) then on_day = redis.call('ZSCORE', p_day, name) end
-      redis.call('ZADD', p_day, 'NX', '0', SKIPLIST)
+      keep_skiplist(p_day)
       redis.call('EXPIRE', p_day, ARGV[tail + 3])
     end
     if name == page then
