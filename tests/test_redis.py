@@ -358,6 +358,22 @@ def test_counts_past_2_53_stay_exact(stores, real, clock):
     assert int(real.hget("vc:{demo}:all", "total")) == MAX_COUNT + 2
 
 
+def test_past_days_counts_stay_exact_past_2_53(stores, clock):
+    store = stores()
+    today = local_date(clock.now(), ZONE)  # 2026-11-25, a Wednesday
+    days = {date(2026, 10, 1): MAX_COUNT, date(2026, 10, 2): 2,  # last month
+            today - timedelta(days=1): MAX_COUNT - 2,  # yesterday, this week
+            today - timedelta(days=2): 3,  # this week
+            today - timedelta(days=7): MAX_COUNT, today - timedelta(days=8): 4}  # last week
+    for day, visits in days.items():
+        store.set_day("demo", day, visits, None)
+    counts = store.read("demo", ZONE, clock.now())
+    assert counts.last_month == MAX_COUNT + 2
+    assert counts.yesterday == MAX_COUNT - 2
+    assert counts.this_week == MAX_COUNT + 1
+    assert counts.last_week == MAX_COUNT + 4
+
+
 def test_the_days_first_page_view_puts_today_first_in_its_month(stores, real):
     store = stores()
     month = "vc:{demo}:m:2026-11"

@@ -446,28 +446,44 @@ local yesterday, week_before_today, last_week, last_month = '', '', '', ''
 -- Last week and last month ---------------------------------------------------
 -- The previous ISO week starts at most 13 days back, so its days lie in this
 -- month or the previous one (read above, after each month's other fields);
--- last month is the previous month's `mv`.
+-- last month is the previous month's `mv`. Sums are made exact past 2^53
+-- (days set by an operator): each count in two parts, its last 8 digits and
+-- the rest, each sum far below 2^53, and answered as a string.
+local function add_count(sum, value)
+  -- Add the count `value` (a string, or nil for none) to `sum`, {high, low}.
+  if value then
+    local n = #value
+    sum[2] = sum[2] + string.sub(value, math.max(1, n - 7))
+    if n > 8 then sum[1] = sum[1] + string.sub(value, 1, n - 8) end
+  end
+end
+local function count_of(sum)
+  -- The count `sum` as a string.
+  local high, low = sum[1] + math.floor(sum[2] / 1e8), sum[2] % 1e8
+  if high > 0 then return string.format('%d%08d', high, low) end
+  return string.format('%d', low)
+end
 local function visits_of(slot)
   -- The visits at a slot: fields[slot] of this month, or other_fields[-slot].
-  local value
-  if slot > 0 then value = day[slot] else value = other_day[-slot] end
-  return value and tonumber(value) or 0
+  if slot > 0 then return day[slot] end
+  return other_day[-slot]
 end
-local function sum_from(values, first)
-  -- The sum of the visit counts `values` from index `first` on.
-  local total = 0
-  for i = first, #values do
-    if values[i] then total = total + tonumber(values[i]) end
-  end
-  return total
+local function sum_from(sum, values, first)
+  -- Add the visit counts `values` from index `first` on to `sum`.
+  for i = first, #values do add_count(sum, values[i]) end
 end
 if history then
-  yesterday, week_before_today = visits_of(slots[1]), 0
+  yesterday = visits_of(slots[1]) or '0'
+  local week = {0, 0}
   for i = 2, #slots do  -- slots[1] is yesterday
-    week_before_today = week_before_today + visits_of(slots[i])
+    add_count(week, visits_of(slots[i]))
   end
-  last_week = sum_from(day, last_week_at) + sum_from(other_day, other_last_week_at)
-  last_month = tonumber(other_day[1] or '0')
+  week_before_today = count_of(week)
+  local before = {0, 0}
+  sum_from(before, day, last_week_at)
+  sum_from(before, other_day, other_last_week_at)
+  last_week = count_of(before)
+  last_month = other_day[1] or '0'
 end
 
 -- Pages ---------------------------------------------------------------------
