@@ -84,7 +84,8 @@ def stats(site_id: str):
         etag = last[1]
     else:
         # The numbers' repr is stable (fixed key order) and far cheaper than a second JSON dump.
-        numbers = repr([v for k, v in body.items() if k not in ("as_of", "stale")])
+        # `stale` is part of it: a stale answer kept by a browser must not be revalidated as fresh.
+        numbers = repr([v for k, v in body.items() if k != "as_of"])
         etag = hashlib.blake2b(numbers.encode(), digest_size=10).hexdigest()
         _ETAGS[site.id] = (body, etag)
     # If-None-Match compares weakly (RFC 9110): behind gzip the browser sends the tag back as W/"...".

@@ -14,7 +14,7 @@ from .config import Site
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")  # on every answer
 API_HEADERS = (
-    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS"),
     # Authorization: a private site's reads take the admin token.
     ("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match"),
     ("Access-Control-Expose-Headers", "ETag, Retry-After"),

@@ -192,6 +192,18 @@ def test_every_private_read_the_app_has_is_guarded(c):
         assert c.get(url, query_string={"path": "/"}, headers=basic("x", TOKEN)).status_code == 200, url
 
 
+def test_an_admin_write_from_the_sites_origin_can_be_preflighted(c):
+    # A browser asks first for a PUT with Authorization; the answer must allow the method.
+    pre = c.options("/api/v1/sites/demo/total", headers={
+        "Origin": PORTAL, "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert pre.headers["Access-Control-Allow-Origin"] == PORTAL
+    assert "PUT" in [m.strip() for m in pre.headers["Access-Control-Allow-Methods"].split(",")]
+    refused = c.options("/api/v1/sites/demo/total", headers={
+        "Origin": EVIL, "Access-Control-Request-Method": "PUT"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
 def test_a_private_read_can_be_preflighted(c):
     pre = c.options("/api/v1/sites/hidden/daily", headers={
         "Origin": "https://grafana.example", "Access-Control-Request-Method": "GET",

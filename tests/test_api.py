@@ -6,6 +6,7 @@ import csv
 import io
 
 from counter.stamps import Stamps
+from counter.store import StoreUnavailable
 from tests.helpers import ADMIN, ADMIN_TOKEN, BROWSER_UA, browser, hit, stats
 
 V1 = "visitor-aaaaaaaaaaaa1"
@@ -140,6 +141,27 @@ def test_stats_if_none_match_uses_the_weak_comparison(client):
     assert weak.status_code == 304
     listed = client.get("/api/v1/sites/demo/stats", headers={"If-None-Match": f'"other", W/{etag}'})
     assert listed.status_code == 304
+
+
+def test_a_stale_answer_never_matches_the_etag_of_a_fresh_one(client, counter, clock, monkeypatch):
+    # A browser that kept a stale answer must not be told by a 304 to keep showing it once Redis is back.
+    hit(client, visitor=V1)
+    fresh = client.get("/api/v1/sites/demo/stats")
+    clock.advance(1)  # past the stats cache
+
+    def unavailable(*args, **kwargs):
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(counter.store, "read", unavailable)
+    stale = client.get("/api/v1/sites/demo/stats")
+    assert stale.get_json()["stale"] is True
+    assert stale.headers["ETag"] != fresh.headers["ETag"]
+    assert client.get("/api/v1/sites/demo/stats",
+                      headers={"If-None-Match": fresh.headers["ETag"]}).status_code == 200
+    monkeypatch.undo()
+    clock.advance(1)
+    again = client.get("/api/v1/sites/demo/stats", headers={"If-None-Match": stale.headers["ETag"]})
+    assert again.status_code == 200 and again.get_json()["stale"] is False
 
 
 def test_without_the_cache_a_hit_through_another_worker_shows_at_once(make_app):
