@@ -306,8 +306,15 @@ def _checked_reload(arbiter) -> None:
     A reload re-reads the sites file in every new worker, without on_starting.
     A worker that refuses it fails its boot, and gunicorn's master then halts,
     taking the whole service down on a typo; the settings are checked first instead.
+    So is the new code: the master imports it for the check, and an error there
+    (a half-copied upgrade) would end the master itself.
     """
-    from counter.config import ConfigError, from_env
+    try:
+        from counter.config import ConfigError, from_env
+    except Exception as exc:
+        _forget_counter()
+        arbiter.log.error("reload refused, still serving the code it had: %s: %s", type(exc).__name__, exc)
+        return
 
     given = getattr(Arbiter, "counter_sites_file", None)
     pinned = os.environ.get("COUNTER_SITES_FILE")

@@ -288,6 +288,44 @@ def test_a_reload_serves_the_new_code(tmp_path, real_redis):
 
 
 @pytest.mark.redis
+def test_a_reload_onto_code_that_does_not_load_keeps_serving_the_old(tmp_path, real_redis):
+    # An upgrade's checkout may not load (a half-copied file, a module the venv lacks): the
+    # master imports it to check the settings, and the error would end the master, workers and all.
+    root = tmp_path / "checkout"
+    for name in ("counter", "deploy"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "wsgi.py", root / "wsgi.py")
+    server = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": real_redis.url, "COUNTER_SITES": "demo"},
+                      root=root).start()
+    time.sleep(2)  # one worker answered; let the other import the code too before it breaks
+    try:
+        front = root / "counter" / "front.py"
+        good = front.read_text()
+        front.write_text(good + "\ndef half_copied(:\n")
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reload refused" not in server.log.read_text():
+            assert server.proc.poll() is None, server.log.read_text()
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+        time.sleep(1)
+        assert server.proc.poll() is None, server.log.read_text()
+        assert request(server.port, *HIT)[0] == 200
+        front.write_text(good)
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while len(re.findall(r"Booting worker", server.log.read_text())) < 4:
+            assert server.proc.poll() is None and time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+        assert request(server.port, *HIT)[0] == 200
+    finally:
+        output = server.stop()
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and "SyntaxError" in errors[0] and "front.py" in errors[0], output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.redis
 def test_an_evicting_redis_stops_the_master(tmp_path):
     require_redis_server()
     lru = RedisServer(tmp_path / "redis", "--maxmemory-policy", "allkeys-lru").start()
