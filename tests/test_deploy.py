@@ -728,6 +728,13 @@ def wait_for_save(client) -> None:
 
 
 @pytest.mark.redis
+def back_up(port: int, dest) -> subprocess.CompletedProcess:
+    """Run deploy/redis-backup.sh against the Redis at `port`, as an operator's cron job would."""
+    return subprocess.run([str(DEPLOY / "redis-backup.sh"), str(dest), "-p", str(port)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.redis
 def test_backups_restore_as_the_readme_describes(tmp_path):
     # With deploy/redis.conf Redis loads the AOF, not dump.rdb: a snapshot
     # put back alone gives an empty store, and the README's steps give it all.
@@ -736,16 +743,9 @@ def test_backups_restore_as_the_readme_describes(tmp_path):
     client = redis_py.Redis(port=node.port, decode_responses=True)
     try:
         client.hset("vc:{demo}:all", "total", 1672241)
-        client.bgsave()
-        wait_for_save(client)
-        snapshot = tmp_path / "backup" / "dump.rdb"
-        snapshot.parent.mkdir()
-        shutil.copy(tmp_path / "live" / "dump.rdb", snapshot)
-        # The AOF directory, copied with rewrites held off.
-        client.config_set("auto-aof-rewrite-percentage", 0)
-        wait_for_aof(client)
-        shutil.copytree(tmp_path / "live" / "appendonlydir", tmp_path / "backup" / "appendonlydir")
-        client.config_set("auto-aof-rewrite-percentage", 100)
+        done = back_up(node.port, tmp_path / "backup")
+        assert done.returncode == 0, done.stderr
+        assert client.config_get("auto-aof-rewrite-percentage")["auto-aof-rewrite-percentage"] == "100"
     finally:
         client.close()
         node.stop(kill=True)
@@ -783,34 +783,14 @@ def test_backups_restore_as_the_readme_describes(tmp_path):
     server.stop()
 
 
-def redis_cli(port: int, *args: str) -> str:
-    """Run redis-cli as an operator's cron job would, and return what it printed."""
-    done = subprocess.run([shutil.which("redis-cli"), "-p", str(port), *args],
-                          capture_output=True, text=True, timeout=10, check=True)
-    return done.stdout
-
-
-def persistence(port: int) -> dict:
-    """Return `redis-cli INFO persistence` as a dict of strings."""
-    lines = redis_cli(port, "INFO", "persistence").splitlines()
-    return dict(line.strip().split(":", 1) for line in lines if ":" in line)
-
-
-def snapshot_as_the_readme_says(port: int) -> None:
-    """Take a snapshot with redis-cli by README "Backups", waiting until it is written."""
-    deadline = time.monotonic() + 20
-    while persistence(port)["rdb_bgsave_in_progress"] != "0":
-        assert time.monotonic() < deadline, "the snapshot did not end"
-        time.sleep(0.05)
-    saves = int(persistence(port)["rdb_saves"])
-    redis_cli(port, "BGSAVE", "SCHEDULE")
-    while True:
-        info = persistence(port)
-        if int(info["rdb_saves"]) > saves and info["rdb_bgsave_in_progress"] == "0":
-            assert info["rdb_last_bgsave_status"] == "ok"
-            return
-        assert time.monotonic() < deadline, "the snapshot did not end"
-        time.sleep(0.05)
+@pytest.mark.redis
+def test_a_backup_that_cannot_run_says_why_and_fails(tmp_path):
+    require_redis_server()
+    usage = subprocess.run([str(DEPLOY / "redis-backup.sh")], capture_output=True, text=True, timeout=10)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    gone = back_up(free_port(), tmp_path / "backup")  # nothing listens there
+    assert gone.returncode == 1 and gone.stderr.startswith("redis-backup: "), gone
+    assert not (tmp_path / "backup").exists()
 
 
 @pytest.mark.redis
@@ -832,10 +812,11 @@ def test_a_snapshot_asked_for_during_an_aof_rewrite_holds_the_data_of_then(tmp_p
         client.bgrewriteaof()
         client.config_set("rdb-key-save-delay", 0)  # the rewrite forked already keeps its own
         assert client.info("persistence")["aof_rewrite_in_progress"]
-        snapshot_as_the_readme_says(node.port)
+        done = back_up(node.port, tmp_path / "backup")
+        assert done.returncode == 0, done.stderr
         restored_dir = tmp_path / "restored"
         restored_dir.mkdir()
-        shutil.copy(tmp_path / "live" / "dump.rdb", restored_dir / "dump.rdb")
+        shutil.copy(tmp_path / "backup" / "dump.rdb", restored_dir / "dump.rdb")
     finally:
         client.close()
         node.stop(kill=True)
