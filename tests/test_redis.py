@@ -159,6 +159,16 @@ def test_a_days_set_of_hit_ids_gets_its_lifetime_whichever_hit_makes_it(web, rea
     assert 0 < real.ttl(ids) <= 2 * 86400
 
 
+def test_yesterdays_set_of_hit_ids_left_without_a_lifetime_gets_one(web, real, clock):
+    # A set that an older worker made without a lifetime (a rolling upgrade)
+    # gets one from the next UTC day's page views, rather than staying for ever.
+    clock.set("2026-11-26T00:00:05+00:00")
+    yesterday = "vc:{demo}:hits:" + str(int(clock.now()) // 86400 - 1)
+    real.sadd(yesterday, "some-hit-hash")
+    web.post("/api/v1/sites/demo/hits", json={"visitor": V1})
+    assert 0 < real.ttl(yesterday) <= 2 * 86400
+
+
 def test_every_key_is_tagged_and_only_history_lives_forever(web, real, clock):
     web.post("/api/v1/sites/demo/hits", json={"visitor": V1, "hit": "hit-00000001", "path": "/a"})
     web.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1})

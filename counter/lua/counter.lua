@@ -309,8 +309,11 @@ if mode == 'hit' then
       -- (no hit id) in the day's set of hit ids and, when that is new, gives
       -- the set its lifetime. A hit that counts finds the set made, or makes
       -- it and begins a minute; one that does not count leaves it as it was.
-      -- (Each hit with an id used to ask the set's size instead.)
+      -- (Each hit with an id used to ask the set's size instead.) Yesterday's
+      -- set gets one too if it has none: one an older worker, which gave
+      -- none, made in a minute this version did not begin (a rolling upgrade).
       if redis.call('SADD', KEYS[7], '') == 1 then redis.call('EXPIRE', KEYS[7], HITS_TTL) end
+      redis.call('EXPIRE', KEYS[8], HITS_TTL, 'NX')
     end
   end
 elseif mode == 'bot' or mode == 'beat' then
