@@ -727,28 +727,33 @@ def wait_for_save(client) -> None:
     assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
 
 
-@pytest.mark.redis
 def back_up(port: int, dest) -> subprocess.CompletedProcess:
     """Run deploy/redis-backup.sh against the Redis at `port`, as an operator's cron job would."""
     return subprocess.run([str(DEPLOY / "redis-backup.sh"), str(dest), "-p", str(port)],
                           capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.redis
-def test_backups_restore_as_the_readme_describes(tmp_path):
-    # With deploy/redis.conf Redis loads the AOF, not dump.rdb: a snapshot
-    # put back alone gives an empty store, and the README's steps give it all.
+def backed_up(tmp_path, prepare) -> None:
+    """Start Redis with deploy/redis.conf, let `prepare` write to it, and back it up into tmp_path/backup."""
     require_redis_server()
     node = start_redis_conf(tmp_path / "live", free_port())
     client = redis_py.Redis(port=node.port, decode_responses=True)
     try:
-        client.hset("vc:{demo}:all", "total", 1672241)
+        prepare(client)
         done = back_up(node.port, tmp_path / "backup")
         assert done.returncode == 0, done.stderr
+        # Redis's own AOF rewrites are on again.
         assert client.config_get("auto-aof-rewrite-percentage")["auto-aof-rewrite-percentage"] == "100"
     finally:
         client.close()
         node.stop(kill=True)
+
+
+@pytest.mark.redis
+def test_backups_restore_as_the_readme_describes(tmp_path):
+    # With deploy/redis.conf Redis loads the AOF, not dump.rdb: a snapshot
+    # put back alone gives an empty store, and the README's steps give it all.
+    backed_up(tmp_path, lambda client: client.hset("vc:{demo}:all", "total", 1672241))
 
     def restore(name: str, *files: str, aof: bool = True):
         workdir = tmp_path / name
@@ -798,10 +803,7 @@ def test_a_snapshot_asked_for_during_an_aof_rewrite_holds_the_data_of_then(tmp_p
     # Redis refuses a plain BGSAVE while an AOF rewrite runs (auto-aof-rewrite-percentage
     # starts them by itself), and redis-cli still exits 0: a wait for
     # rdb_bgsave_in_progress:0 would pass at once and copy the last snapshot, an hour old.
-    require_redis_server()
-    node = start_redis_conf(tmp_path / "live", free_port())
-    client = redis_py.Redis(port=node.port, decode_responses=True)
-    try:
+    def during_a_rewrite(client):
         client.hset("vc:{demo}:all", "total", 1)
         client.bgsave()
         wait_for_save(client)
@@ -812,14 +814,11 @@ def test_a_snapshot_asked_for_during_an_aof_rewrite_holds_the_data_of_then(tmp_p
         client.bgrewriteaof()
         client.config_set("rdb-key-save-delay", 0)  # the rewrite forked already keeps its own
         assert client.info("persistence")["aof_rewrite_in_progress"]
-        done = back_up(node.port, tmp_path / "backup")
-        assert done.returncode == 0, done.stderr
-        restored_dir = tmp_path / "restored"
-        restored_dir.mkdir()
-        shutil.copy(tmp_path / "backup" / "dump.rdb", restored_dir / "dump.rdb")
-    finally:
-        client.close()
-        node.stop(kill=True)
+
+    backed_up(tmp_path, during_a_rewrite)
+    restored_dir = tmp_path / "restored"
+    restored_dir.mkdir()
+    shutil.copy(tmp_path / "backup" / "dump.rdb", restored_dir / "dump.rdb")
     server = RedisServer(restored_dir, "--appendonly", "no").start()
     restored = redis_py.Redis(port=server.port, decode_responses=True)
     try:
