@@ -176,6 +176,18 @@ def test_no_workers_or_a_bad_bind_stops_the_master_with_one_message(tmp_path, re
         assert "Traceback" not in output and "Booting worker" not in output
 
 
+def reload_refused(server: Gunicorn) -> None:
+    """Send the master a HUP; wait for its refusal, and check that it still runs a moment later."""
+    server.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reload refused" not in server.log.read_text():
+        assert server.proc.poll() is None, server.log.read_text()
+        assert time.monotonic() < deadline, server.log.read_text()
+        time.sleep(0.1)
+    time.sleep(1)  # long enough for any new worker to have failed its boot
+    assert server.proc.poll() is None, server.log.read_text()
+
+
 @pytest.mark.redis
 def test_a_reload_with_a_bad_sites_file_keeps_serving_with_the_old_settings(tmp_path, gunicorn_on):
     # `systemctl reload counter` is a HUP: with the new workers refusing the file, gunicorn's
@@ -185,14 +197,7 @@ def test_a_reload_with_a_bad_sites_file_keeps_serving_with_the_old_settings(tmp_
     server = gunicorn_on(COUNTER_SITES_FILE=str(sites), COUNTER_SITES="")
     time.sleep(2)  # one worker answered; let the other read the file too before it breaks
     sites.write_text('[demo]\nnmae = "Demo"\n')
-    server.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while "reload refused" not in server.log.read_text():
-        assert server.proc.poll() is None, server.log.read_text()
-        assert time.monotonic() < deadline, server.log.read_text()
-        time.sleep(0.1)
-    time.sleep(1)  # long enough for any new worker to have failed its boot
-    assert server.proc.poll() is None, server.log.read_text()
+    reload_refused(server)
     assert request(server.port, *HIT)[0] == 200
     sites.write_text("[demo]\n[hue]\n")
     server.proc.send_signal(signal.SIGHUP)
@@ -265,14 +270,19 @@ def test_a_master_started_by_usr2_after_a_reload_still_checks_the_operators_site
     assert "Traceback" not in server.stop()
 
 
+def checkout(root):
+    """Copy what the service runs from (the package, deploy/ and wsgi.py) to `root`, an upgrade's checkout."""
+    for name in ("counter", "deploy"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "wsgi.py", root / "wsgi.py")
+    return root
+
+
 @pytest.mark.redis
 def test_a_reload_serves_the_new_code(tmp_path, real_redis):
     # An upgrade is a new checkout and `systemctl reload counter`. The master imports the
     # counter for its start-up checks; workers forked from it must not keep that old copy.
-    root = tmp_path / "checkout"
-    for name in ("counter", "deploy"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "wsgi.py", root / "wsgi.py")
+    root = checkout(tmp_path / "checkout")
     server = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": real_redis.url}, root=root).start()
     try:
         assert json.loads(request(server.port, "GET", "/healthz")[2]) == {"status": "ok"}
@@ -291,10 +301,7 @@ def test_a_reload_serves_the_new_code(tmp_path, real_redis):
 def test_a_reload_onto_code_that_does_not_load_keeps_serving_the_old(tmp_path, real_redis):
     # An upgrade's checkout may not load (a half-copied file, a module the venv lacks): the
     # master imports it to check the settings, and the error would end the master, workers and all.
-    root = tmp_path / "checkout"
-    for name in ("counter", "deploy"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "wsgi.py", root / "wsgi.py")
+    root = checkout(tmp_path / "checkout")
     server = Gunicorn(tmp_path / "gunicorn", {"REDIS_URL": real_redis.url, "COUNTER_SITES": "demo"},
                       root=root).start()
     time.sleep(2)  # one worker answered; let the other import the code too before it breaks
@@ -302,14 +309,7 @@ def test_a_reload_onto_code_that_does_not_load_keeps_serving_the_old(tmp_path, r
         front = root / "counter" / "front.py"
         good = front.read_text()
         front.write_text(good + "\ndef half_copied(:\n")
-        server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while "reload refused" not in server.log.read_text():
-            assert server.proc.poll() is None, server.log.read_text()
-            assert time.monotonic() < deadline, server.log.read_text()
-            time.sleep(0.1)
-        time.sleep(1)
-        assert server.proc.poll() is None, server.log.read_text()
+        reload_refused(server)
         assert request(server.port, *HIT)[0] == 200
         front.write_text(good)
         server.proc.send_signal(signal.SIGHUP)
