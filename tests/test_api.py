@@ -95,14 +95,16 @@ def test_heartbeat_keeps_online_and_never_counts(client, clock):
     assert stats(client)["online"] == 0
 
 
-def test_heartbeat_of_a_visitor_without_a_page_view_changes_nothing(client, clock):
+def test_heartbeat_of_any_visitor_keeps_it_online_and_slides_its_visit(client, clock):
+    # The contract: online is whoever's last page view or heartbeat is within the
+    # window, and every heartbeat slides the last-seen time; none counts a visit.
     body = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1}).get_json()
-    assert body["online"] == 0
-    hit(client, visitor=V1)
-    clock.advance(1800)  # the visit is over: a heartbeat does not bring it back
+    assert (body["online"], body["total"], body["today"], body["pageviews_today"]) == (1, 0, 0, 0)
+    assert hit(client, visitor=V1).get_json()["new_visit"] is False  # seen by its heartbeat
+    clock.advance(1800)  # the visit is over, and a heartbeat (a tab woken up) is seen again
     body = client.post("/api/v1/sites/demo/heartbeat", json={"visitor": V1}).get_json()
-    assert body["online"] == 0
-    assert hit(client, visitor=V1).get_json()["new_visit"] is True
+    assert (body["online"], body["total"]) == (1, 0)
+    assert hit(client, visitor=V1).get_json()["new_visit"] is False
 
 
 def test_online_counts_distinct_visitors_in_the_window(client, clock):

@@ -116,6 +116,21 @@ def test_heartbeats_are_rate_limited_per_address(make_app, clock):
     assert beat(c, "reader-000000000001").status_code == 200
 
 
+def test_heartbeats_of_unseen_visitors_join_within_the_new_visits_an_hour(make_app, redis, clock):
+    # A heartbeat of anyone is online (the contract), but made-up ids join the
+    # visit set no faster than page views' new visits would: 3 an hour here.
+    c = browser(make_app(COUNTER_NEW_VISIT_LIMIT="3"))
+    answers = [beat(c, f"made-up-visitor-{n:04d}") for n in range(6)]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert [a.get_json()["online"] for a in answers] == [1, 2, 3, 3, 3, 3]
+    assert stats(c)["total"] == 0
+    (seen,) = redis.scan_iter("*:seen")
+    assert redis.zcard(seen) == 3
+    assert beat(c, "made-up-visitor-0000").get_json()["online"] == 3  # one already seen still slides
+    clock.advance(7200)  # past the sliding hour
+    assert beat(c, "made-up-visitor-0006").get_json()["online"] == 1
+
+
 def test_an_office_of_a_hundred_readers_behind_one_address_counts_and_stays_online(make_app, clock):
     """Default limits; every reader reads a page every 3 minutes and the widget beats every 60 s."""
     c = browser(make_app())

@@ -341,11 +341,20 @@ if touched then
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - HELD))
   end
   -- GT: a late request from a host with a slower clock never moves it back.
-  -- Only a page view lets a visitor in, so heartbeats with made-up ids
-  -- cannot pump `online` past the hit rate limits.
   if mode == 'beat' then
+    -- A heartbeat slides its visitor's last-seen time as a page view does,
+    -- and never counts a visit. One from a visitor not seen within the visit
+    -- timeout joins `seen` only within its client's new visits an hour,
+    -- which it uses up as a page view's new visit would, and trims `seen` as
+    -- the first page view of a minute does: made-up ids grow `seen` no faster
+    -- by heartbeats than by page views, and the online cap holds for both.
     local at = redis.call('ZSCORE', KEYS[2], ARGV[8])
-    if at and now - at < TIMEOUT and may_keep(ARGV[8]) then
+    local joins = not at or now - at >= TIMEOUT
+    if (not joins or not over_limit(windows({2}), 1, 3600000, NEW_VISITS)) and may_keep(ARGV[8]) then
+      if joins then
+        count_in(2, NEW_VISITS_TTL)
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', now - HELD))
+      end
       redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[8])
     end
   else
