@@ -461,30 +461,27 @@ local yesterday, week_before_today, last_week, last_month = '', '', '', ''
 -- last month is the previous month's `mv`. Sums are made exact past 2^53
 -- (days set by an operator): each count in two parts, its last 8 digits and
 -- the rest, each sum far below 2^53, and answered as a string.
-local function add_count(sum, value)
-  -- Add the count `value` (a string, or nil for none) to `sum`, {high, low}.
-  if value then
-    local n = #value
-    sum[2] = sum[2] + string.sub(value, math.max(1, n - 7))
-    if n > 8 then sum[1] = sum[1] + string.sub(value, 1, n - 8) end
-  end
-end
-local function count_of(sum)
-  -- The count `sum` as a string.
-  local high, low = sum[1] + math.floor(sum[2] / 1e8), sum[2] % 1e8
-  if high > 0 then return string.format('%d%08d', high, low) end
-  return string.format('%d', low)
-end
-local function visits_of(slot)
-  -- The visits at a slot: fields[slot] of this month, or other_fields[-slot].
-  if slot > 0 then return day[slot] end
-  return other_day[-slot]
-end
-local function sum_from(sum, values, first)
-  -- Add the visit counts `values` from index `first` on to `sum`.
-  for i = first, #values do add_count(sum, values[i]) end
-end
 if history then
+  -- Made here, not above: a function is made anew by every call that passes it.
+  local function add_count(sum, value)
+    -- Add the count `value` (a string, or false for none) to `sum`, {high, low}.
+    if value then
+      local n = #value
+      sum[2] = sum[2] + string.sub(value, math.max(1, n - 7))
+      if n > 8 then sum[1] = sum[1] + string.sub(value, 1, n - 8) end
+    end
+  end
+  local function count_of(sum)
+    -- The count `sum` as a string.
+    local high, low = sum[1] + math.floor(sum[2] / 1e8), sum[2] % 1e8
+    if high > 0 then return string.format('%d%08d', high, low) end
+    return string.format('%d', low)
+  end
+  local function visits_of(slot)
+    -- The visits at a slot: fields[slot] of this month, or other_fields[-slot].
+    if slot > 0 then return day[slot] end
+    return other_day[-slot]
+  end
   yesterday = visits_of(slots[1]) or '0'
   local week = {0, 0}
   for i = 2, #slots do  -- slots[1] is yesterday
@@ -492,8 +489,8 @@ if history then
   end
   week_before_today = count_of(week)
   local before = {0, 0}
-  sum_from(before, day, last_week_at)
-  sum_from(before, other_day, other_last_week_at)
+  for i = last_week_at, #day do add_count(before, day[i]) end
+  for i = other_last_week_at, #other_day do add_count(before, other_day[i]) end
   last_week = count_of(before)
   last_month = other_day[1] or '0'
 end
