@@ -332,7 +332,8 @@ end
 local touched = (mode == 'hit' and status == 0) or (mode == 'beat' and ARGV[8] ~= '')
 if touched then
   -- Visitors past HELD (the longer of the visit timeout and the online
-  -- window) are trimmed by the first page view of a minute, and `seen` gets
+  -- window) are trimmed by the first page view of a minute (and by a
+  -- heartbeat that lets a visitor in, below), and `seen` gets
   -- its lifetime then, when it is created (below), or on a heartbeat: it
   -- holds the visitors of HELD and a minute, and outlives its last write by
   -- HELD. So a trimmed visitor is neither online nor within its visit, and a
